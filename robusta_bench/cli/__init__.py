@@ -1,0 +1,1 @@
+"""robusta_bench.cli"""

@@ -1,0 +1,1 @@
+"""Audio corruptions, registered on import."""

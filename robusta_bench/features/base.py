@@ -1,0 +1,89 @@
+"""The extractor registry and the contract every feature extractor follows.
+
+An extractor is a class registered in :data:`EXTRACTORS` under its CLI name
+(``i3d-inception``, ``i3d-resnet50``, ``yamnet``, ``vggish``) with
+
+- ``modality``     ``"visual"`` or ``"audio"``
+- ``feature_dim``  size of one pooled feature
+- ``n_crops``      spatial crops per snippet (visual; 1 for audio)
+- ``version``      bumped whenever features change for the same input
+
+Its spec file ``extractors/<name>.json`` records the weights source, sha256 and
+preprocessing. The model is built by a pure builder and bound to weights by the
+verified loader in :mod:`robusta_bench.features.zoo`.
+
+Batch contract of :meth:`Extractor.embed`:
+- visual: ``(B, 16, 224, 224, 3)`` uint8 RGB clips (already resized/cropped by the
+  protocol) -> ``(B, feature_dim)`` float32.
+- audio: ``(B, 15360)`` float32 mono windows at 16 kHz (0.96 s) ->
+  ``(B, feature_dim)`` float32.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..paths import extractors_dir
+from ..registry import Registry
+
+EXTRACTORS: Registry[type["Extractor"]] = Registry("extractor")
+
+
+def load_spec(name: str) -> dict[str, Any]:
+    """Read ``extractors/<name>.json``."""
+    path = extractors_dir() / f"{name}.json"
+    if not path.exists():
+        raise FileNotFoundError(f"no extractor spec {path}")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def spec_hash(spec: dict[str, Any]) -> str:
+    """Short content hash of a spec (first 12 hex of sha256 of its canonical JSON)."""
+    blob = json.dumps(spec, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+class Extractor(ABC):
+    """Base class of all feature extractors (see module docstring)."""
+
+    name: ClassVar[str] = ""
+    modality: ClassVar[str] = ""
+    feature_dim: ClassVar[int] = 0
+    n_crops: ClassVar[int] = 1
+    version: ClassVar[int] = 1
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        return {
+            "modality": cls.modality,
+            "feature_dim": cls.feature_dim,
+            "n_crops": cls.n_crops,
+            "version": cls.version,
+        }
+
+    @abstractmethod
+    def embed(self, batch: np.ndarray) -> np.ndarray:
+        """Features of a batch (see module docstring for shapes)."""
+
+
+def get_extractor_class(name: str) -> type[Extractor]:
+    """The registered extractor class ``name`` (imports the extractor modules)."""
+    _ensure_loaded()
+    return EXTRACTORS.get(name)
+
+
+def _ensure_loaded() -> None:
+    import importlib
+
+    for mod in ("i3d_inception", "i3d_resnet50", "yamnet", "vggish"):
+        try:
+            importlib.import_module(f"{__package__}.{mod}")
+        except ModuleNotFoundError as exc:  # module not written yet / optional dep
+            if exc.name and exc.name.endswith(mod):
+                continue
+            raise
