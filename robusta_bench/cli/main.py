@@ -14,7 +14,7 @@ import click
 from .. import BENCHMARK_VERSION, __version__
 from .base import setup_logging
 
-AREAS = ("dataset", "corrupt", "features", "evaluate", "distribute", "utils")
+AREAS = ("dataset", "corrupt", "features", "weights", "evaluate", "distribute", "utils")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
