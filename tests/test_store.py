@@ -104,3 +104,16 @@ def test_float16_storage(tmp_path):
     back = store.read("i3d-inception", Variant())["x"]
     assert back.dtype == np.float32
     np.testing.assert_allclose(back, a, atol=2e-3)
+
+
+def test_atomic_outputs_have_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    from robusta_bench.files import atomic_write_text
+
+    atomic_write_text(tmp_path / "x.txt", "hi")
+    mode = stat.S_IMODE(os.stat(tmp_path / "x.txt").st_mode)
+    old = os.umask(0)
+    os.umask(old)
+    assert mode == 0o666 & ~old
