@@ -86,3 +86,30 @@ def test_audio_with_video(tmp_path):
     assert r == 16000 and a.shape[0] == 1
     spec = np.abs(np.fft.rfft(a[0, 2000:14000]))
     assert abs(np.argmax(spec) * 16000 / 12000 - 440) < 3
+
+
+def test_damaged_stream_is_concealed_not_fatal(tmp_path, clips_dir):
+    """Garbage in the middle of every video packet: decoding goes on, errors are counted."""
+    from robusta_bench.media import DecodeStats
+
+    src = clips_dir / "riot1.mp4"
+    dst = tmp_path / "damaged.mp4"
+    rng = np.random.default_rng(0)
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        ivs = inp.streams.video[0]
+        ovs = out.add_stream_from_template(ivs)
+        for i, packet in enumerate(inp.demux(ivs)):
+            if packet.size == 0:
+                continue
+            data = bytearray(bytes(packet))
+            if i % 3 == 1 and len(data) > 40:
+                data[20:] = rng.integers(0, 256, len(data) - 20, dtype=np.uint8).tobytes()
+            newp = av.Packet(bytes(data))
+            newp.pts, newp.dts, newp.time_base = packet.pts, packet.dts, packet.time_base
+            newp.is_keyframe = packet.is_keyframe
+            newp.stream = ovs
+            out.mux(newp)
+    stats = DecodeStats()
+    n = sum(len(c) for c in iter_frames(dst, stats=stats))
+    assert n > 0
+    assert stats.frames == n

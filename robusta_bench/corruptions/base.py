@@ -113,4 +113,5 @@ def corruption_names(modality: str | None = None) -> list[str]:
 
 def _ensure_loaded() -> None:
     # Importing the sub-packages registers their corruptions.
-    from . import audio, visual  # noqa: F401
+    from . import visual  # noqa: F401  (visual first: listing order)
+    from . import audio  # noqa: F401

@@ -50,12 +50,7 @@ def _decode_packets(container, stream, stats: DecodeStats) -> Iterator:
     for packet in container.demux(stream):
         try:
             frames = packet.decode()
-        except (av.error.InvalidDataError, av.error.ValueError, ValueError, av.error.EOFError) as exc:
-            stats.decode_errors += 1
-            if len(stats.messages) < 5:
-                stats.messages.append(str(exc))
-            continue
-        except av.error.FFmpegError as exc:
+        except (av.error.FFmpegError, ValueError) as exc:
             stats.decode_errors += 1
             if len(stats.messages) < 5:
                 stats.messages.append(str(exc))

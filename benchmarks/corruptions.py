@@ -1,0 +1,349 @@
+"""Speed of the visual corruptions against a straightforward per-frame reference.
+
+    .venv/bin/python benchmarks/corruptions.py [CLIP] [--frames N] [--repeat R] [--severity S]
+
+CLIP defaults to the shared XD-Violence clip ``explosion1.mp4`` (640x360). The
+reference formulations below are written the way the reference code of Yi et
+al. / ImageNet-C works: one frame at a time, float64 numpy, skimage
+``rgb2hsv``/``hsv2rgb`` for brightness and saturate, the fog fractal
+regenerated for every frame (ImageNet-C style), the temporal blur as a sum per
+output frame. Both run in the same process on the same decoded frames; the
+table reports frames/s, the speed ratio, and the max abs difference of the
+outputs (random corruptions use the same generators as ours so outputs are
+comparable; rain draws streaks with ``cv2.line`` as the reference does).
+Timings are the best of ``--repeat`` runs. Then, if
+``benchmarks/corruptions_audio.py`` exists, its ``run()`` table is printed.
+The table is written to ``benchmarks/results/corruptions.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DEFAULT_CLIP = ROOT.parent / "shared" / "data" / "xd-violence" / "clips" / "explosion1.mp4"
+AUDIO_CLIP = DEFAULT_CLIP.with_name("fighting2.mp4")
+
+
+# ---------------------------------------------------------------------------
+# per-frame reference formulations (float64 on x / 255, truncation to uint8)
+
+
+def ref_brightness(frames, c):
+    from skimage.color import hsv2rgb, rgb2hsv
+
+    out = []
+    for img in frames:
+        x = rgb2hsv(img / 255.0)
+        x[:, :, 2] = np.clip(x[:, :, 2] + c, 0, 1)
+        out.append(np.array(np.clip(hsv2rgb(x), 0, 1) * 255, dtype=np.uint8))
+    return np.stack(out)
+
+
+def ref_saturate(frames, a, b):
+    from skimage.color import hsv2rgb, rgb2hsv
+
+    out = []
+    for img in frames:
+        x = rgb2hsv(img / 255.0)
+        x[:, :, 1] = np.clip(x[:, :, 1] * a + b, 0, 1)
+        out.append(np.array(np.clip(hsv2rgb(x), 0, 1) * 255, dtype=np.uint8))
+    return np.stack(out)
+
+
+def ref_contrast(frames, c):
+    out = []
+    for img in frames:
+        x = img / 255.0
+        m = np.mean(x, axis=(0, 1), keepdims=True)
+        out.append(np.array(np.clip((x - m) * c + m, 0, 1) * 255, dtype=np.uint8))
+    return np.stack(out)
+
+
+def ref_shot_noise(frames, c, rngs):
+    out = []
+    for img, rng in zip(frames, rngs):
+        x = img / 255.0
+        out.append(np.array(np.clip(rng.poisson(x * c) / float(c), 0, 1) * 255, dtype=np.uint8))
+    return np.stack(out)
+
+
+def ref_plasma(size, decay, rng):
+    """Diamond-square as in the reference, one element-block at a time (float64)."""
+    m = np.empty((size, size))
+    m[0, 0] = 0
+    step, wibble = size, 100.0
+    while step >= 2:
+        h = step // 2
+        c = m[0:size:step, 0:size:step]
+        s = c + np.roll(c, -1, axis=0)
+        s = s + np.roll(s, -1, axis=1)
+        m[h:size:step, h:size:step] = s / 4 + wibble * rng.uniform(-wibble, wibble, s.shape)
+        d = m[h:size:step, h:size:step]
+        u = m[0:size:step, 0:size:step]
+        t = d + np.roll(d, 1, axis=0) + u + np.roll(u, -1, axis=1)
+        m[0:size:step, h:size:step] = t / 4 + wibble * rng.uniform(-wibble, wibble, t.shape)
+        t = d + np.roll(d, 1, axis=1) + u + np.roll(u, -1, axis=0)
+        m[h:size:step, 0:size:step] = t / 4 + wibble * rng.uniform(-wibble, wibble, t.shape)
+        step //= 2
+        wibble /= decay
+    m -= m.min()
+    return m / m.max()
+
+
+def ref_fog(frames, c0, decay, seed, per_frame=True):
+    size = 1 << (max(frames.shape[1:3]) - 1).bit_length()
+    h, w = frames.shape[1:3]
+    layer = None
+    out = []
+    for img in frames:
+        if per_frame or layer is None:
+            layer = c0 * ref_plasma(size, decay, np.random.Generator(np.random.PCG64(seed)))
+        x = img / 255.0
+        mx = x.max()
+        x = x + layer[:h, :w][..., None]
+        out.append(np.array(np.clip(x * mx / (mx + c0), 0, 1) * 255, dtype=np.uint8))
+    return np.stack(out)
+
+
+def ref_motion_blur(frames, c):
+    padded = np.concatenate([np.repeat(frames[:1], c, 0), frames, np.repeat(frames[-1:], c - 1, 0)])
+    out = []
+    for i in range(len(frames)):
+        out.append(np.array(np.sum(padded[i : i + 2 * c], axis=0, dtype=np.float64) / (2.0 * c), dtype=np.uint8))
+    return np.stack(out)
+
+
+def ref_rain(frames, p, seed):
+    """The reference's rain steps with cv2.line, drawing drops from the same generators as ours."""
+    import cv2
+
+    from robusta_bench.seeding import rng_for
+
+    out = []
+    h, w = frames.shape[1:3]
+    n_drops = (h * w) // p["px_per_drop"]
+    length = p["drop_length_px"]
+    for i, img in enumerate(frames):
+        rng = rng_for(seed, "rain-frame", i)
+        slant = int(rng.integers(-10, 10))
+        xs = rng.integers(slant, w, n_drops) if slant < 0 else rng.integers(0, w - slant, n_drops)
+        ys = rng.integers(0, h - length, n_drops)
+        mask = np.zeros((h, w))
+        for x, y in zip(xs, ys):
+            cv2.line(mask, (int(x), int(y)), (int(x) - 1, int(y) + length), (220, 220, 220), 1)
+        mask3 = np.stack([mask] * 3, axis=2)
+        rainy = img + np.array(mask3 * (1 - img / 255.0) * (1 - np.mean(img) / 255.0), dtype=np.uint8)
+        blur = cv2.blur(rainy, (3, 3))
+        x = np.array(blur * mask3 / 255.0 + img * (1 - mask3 / 255.0)) / 255.0
+        m = np.mean(x, axis=(0, 1), keepdims=True)
+        out.append(np.array(np.clip((x - m) * p["darken_scale"] + m, 0, 1) * 255, dtype=np.uint8))
+    return np.stack(out)
+
+
+# ---------------------------------------------------------------------------
+
+
+def best_time(fn, repeat):
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, result
+
+
+def bench_visual(clip: Path, n_frames: int, repeat: int, severity: int) -> list[dict]:
+    from robusta_bench.corruptions import get_corruption
+    from robusta_bench.corruptions.visual import functional as F
+    from robusta_bench.media.decode import read_frames
+    from robusta_bench.seeding import rng_for
+
+    frames = read_frames(clip, max_frames=n_frames)
+    n = len(frames)
+    seed = 1234
+    rows = []
+
+    def add(name, ours_fn, ref_fn, note="", compare=True):
+        F.fog_layer.cache_clear()
+        t_ours, a = best_time(ours_fn, repeat)
+        t_ref, b = best_time(ref_fn, repeat)
+        diff = int(np.abs(a.astype(np.int16) - b.astype(np.int16)).max()) if compare else None
+        share = float((a != b).mean()) if compare else None
+        rows.append({"corruption": name, "frames": n, "ours_fps": n / t_ours, "ref_fps": n / t_ref,
+                     "ratio": t_ref / t_ours, "max_abs_diff": diff, "share_differing": share, "note": note})
+        print(f"{name:<24} ours {n / t_ours:8.1f} f/s  ref {n / t_ref:7.1f} f/s  x{t_ref / t_ours:6.1f}  "
+              f"max|diff| {diff}  {note}", flush=True)
+
+    def corr(name):
+        return get_corruption(name), get_corruption(name).params(severity)
+
+    c, p = corr("brightness")
+    add("brightness", lambda: c.apply(frames, severity, seed), lambda: ref_brightness(frames, p["hsv_value_delta"]))
+    c2, p2 = corr("saturate")
+    add("saturate", lambda: c2.apply(frames, severity, seed),
+        lambda: ref_saturate(frames, p2["saturation_scale"], p2["saturation_shift"]))
+    c3, p3 = corr("contrast")
+    add("contrast", lambda: c3.apply(frames, severity, seed), lambda: ref_contrast(frames, p3["contrast_scale"]))
+    c4, p4 = corr("fog")
+    add("fog", lambda: c4.apply(frames, severity, seed),
+        lambda: ref_fog(frames, p4["fog_strength"], p4["wibble_decay"], seed, per_frame=True),
+        "ref regenerates the fractal per frame (ImageNet-C)")
+    add("fog (ref: once per clip)", lambda: c4.apply(frames, severity, seed),
+        lambda: ref_fog(frames, p4["fog_strength"], p4["wibble_decay"], seed, per_frame=False),
+        "ref makes the fractal once per clip (Yi et al.)")
+    c5, p5 = corr("motion_blur")
+    add("motion_blur", lambda: np.concatenate(list(c5.stream([frames[i:i + 64] for i in range(0, n, 64)], severity, seed))),
+        lambda: ref_motion_blur(frames, p5["half_window_frames"]), "ours chunked via stream()")
+    c6, p6 = corr("shot_noise")
+    add("shot_noise", lambda: c6.apply(frames, severity, seed),
+        lambda: ref_shot_noise(frames, p6["photons_at_white"], [rng_for(seed, "shot_noise-frame", i) for i in range(n)]),
+        "same generators on both sides")
+    c7, p7 = corr("rain")
+    add("rain", lambda: c7.apply(frames, severity, seed), lambda: ref_rain(frames, p7, seed),
+        "same drops; ref rasterises with cv2.line")
+    rows.append(bench_bit_error(clip, severity, repeat))
+    return rows
+
+
+def bench_bit_error(clip: Path, severity: int, repeat: int) -> dict:
+    """Damage + remux of the whole clip, ours vs FFmpeg's noise bsf through PyAV (outputs differ by design)."""
+    import tempfile
+
+    import av
+    from av.bitstream import BitStreamFilterContext
+
+    from robusta_bench.corruptions.visual.bit_error import BitError, corrupt_file
+
+    n_per = BitError.params(severity)["bytes_per_error"]
+    with tempfile.TemporaryDirectory() as tmp:
+        def ours():
+            return corrupt_file(clip, Path(tmp) / "ours.mp4", severity, 1234)
+
+        def ffmpeg_bsf():
+            src = av.open(str(clip))
+            out = av.open(str(Path(tmp) / "ref.mp4"), "w")
+            v = src.streams.video[0]
+            streams = [v, *src.streams.audio]
+            omap = {s.index: out.add_stream_from_template(s) for s in streams}
+            bsf = BitStreamFilterContext(f"noise=amount={n_per}", v)
+            frames = 0
+            for packet in src.demux(*streams):
+                if not packet.size:
+                    continue
+                if packet.stream.index == v.index:
+                    for q in bsf.filter(packet):
+                        q.stream = omap[v.index]
+                        out.mux(q)
+                        frames += 1
+                else:
+                    packet.stream = omap[packet.stream.index]
+                    out.mux(packet)
+            out.close()
+            src.close()
+            return frames
+
+        t_ours, stats = best_time(ours, repeat)
+        t_ref, _ = best_time(ffmpeg_bsf, repeat)
+    n = stats.packets
+    print(f"{'bit_error (remux)':<24} ours {n / t_ours:8.1f} f/s  ref {n / t_ref:7.1f} f/s  x{t_ref / t_ours:6.1f}  "
+          f"(FFmpeg noise bsf; outputs differ by design)", flush=True)
+    return {"corruption": "bit_error (remux)", "frames": n, "ours_fps": n / t_ours, "ref_fps": n / t_ref,
+            "ratio": t_ref / t_ours, "max_abs_diff": None, "share_differing": None,
+            "note": "packets/s incl. remux; ref = FFmpeg noise bsf (unseeded, different damage)"}
+
+
+def audio_rows(clip: Path) -> list[dict] | None:
+    path = HERE / "corruptions_audio.py"
+    if not path.exists():
+        print("(benchmarks/corruptions_audio.py not present: no audio table)")
+        return None
+    spec = importlib.util.spec_from_file_location("corruptions_audio", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rows = mod.run(clip)
+    for r in rows:
+        print("  " + "  ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()))
+    return rows
+
+
+def write_markdown(rows, audio, clip: Path, args, command: str) -> Path:
+    out = HERE / "results" / "corruptions.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "# Visual corruption speed",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"Clip: `{clip.name}`, first {rows[0]['frames']} frames, severity {args.severity}, best of {args.repeat} runs; "
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs shared with other work, Python {platform.python_version()}.",
+        "",
+        "| corruption | ours (frames/s) | reference (frames/s) | speed-up | max abs diff | share of values differing | note |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        diff = "n/a" if r["max_abs_diff"] is None else str(r["max_abs_diff"])
+        share = "n/a" if r["share_differing"] is None else f"{100 * r['share_differing']:.2f} %"
+        lines.append(f"| {r['corruption']} | {r['ours_fps']:.1f} | {r['ref_fps']:.1f} | {r['ratio']:.1f}x | {diff} | {share} | {r['note']} |")
+    lines += [
+        "",
+        "Notes: the reference side is written in the benchmark, per frame, the way the reference code",
+        "works (float64 numpy, skimage rgb2hsv/hsv2rgb, truncation to uint8). The issue's target is",
+        ">= 3x on brightness, saturate, contrast and fog at equal output (max abs diff <= 1 grey level).",
+        "Fog is shown twice: against ImageNet-C's per-image fractal (regenerated per frame) and against",
+        "Yi et al.'s per-clip fractal; ours makes it once per video and caches it. Shot noise is bound by",
+        "numpy's Poisson sampler on both sides. Rain and shot noise use the same generators on both sides",
+        "so their outputs are comparable. Bit error is timed as a whole-clip remux in packets/s against",
+        "FFmpeg's `noise` bitstream filter (through PyAV), whose damage differs by design (unseeded).",
+    ]
+    if audio:
+        keys = list(audio[0])
+        lines += ["", "## Audio corruptions (benchmarks/corruptions_audio.py)", "",
+                  "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+        for r in audio:
+            lines.append("| " + " | ".join(f"{r[k]:.3g}" if isinstance(r[k], float) else str(r[k]) for k in keys) + " |")
+    lines.append("")
+    out.write_text("\n".join(lines))
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("clip", nargs="?", default=str(DEFAULT_CLIP), help="video to decode frames from (default: shared explosion1.mp4)")
+    ap.add_argument("--frames", type=int, default=48, help="frames to time (default 48)")
+    ap.add_argument("--repeat", type=int, default=2, help="runs per side; the best counts (default 2)")
+    ap.add_argument("--severity", type=int, default=3, help="severity to time (default 3)")
+    ap.add_argument("--audio-clip", default=str(AUDIO_CLIP), help="clip for the audio benchmark (default: shared fighting2.mp4)")
+    ap.add_argument("--no-write", action="store_true", help="do not write benchmarks/results/corruptions.md")
+    args = ap.parse_args(argv)
+    clip = Path(args.clip)
+    if not clip.exists():
+        print(f"clip not found: {clip} (pass a 640x360 video path; the default is the shared XD-Violence clip)", file=sys.stderr)
+        return 2
+    try:
+        import skimage  # noqa: F401
+    except ImportError:
+        print("the reference needs scikit-image (pip install scikit-image)", file=sys.stderr)
+        return 2
+    import cv2
+
+    cv2.setNumThreads(1)
+    rows = bench_visual(clip, args.frames, args.repeat, args.severity)
+    audio = audio_rows(Path(args.audio_clip)) if Path(args.audio_clip).exists() else None
+    if not args.no_write:
+        command = "python benchmarks/corruptions.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        print(f"wrote {write_markdown(rows, audio, clip, args, command.strip())}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
