@@ -1,0 +1,270 @@
+"""A small synthetic XD-Violence-style dataset of real media files.
+
+``make_synthetic_dataset(out_dir)`` writes::
+
+    out_dir/
+      videos/<name>.mp4     H.264 yuv420p 24 fps + AAC mono (16 kHz by default)
+      annotations.txt       official format, violent TEST videos only
+      split.csv             name, split, label, categories, list_index (a video list)
+      synth.json            generation parameters and every video's segments/events
+      manifest.parquet      the ``index`` manifest of videos/ (same code as ``robusta-bench index``)
+
+Names follow XD-Violence (``Synth.Scene.0007__#00-00-00_00-00-08_label_B2-0-0``,
+``..._label_A`` for normal videos), so every tool that understands XD-Violence
+understands them. ``split.csv`` plays the role of the official list:
+``robusta-bench index out_dir/videos --split-list out_dir/split.csv`` reproduces
+the split. Within each split, violent videos come first (as in the official
+lists) and ``list_index`` numbers them.
+
+Determinism: a video depends only on (seed, its index, seconds, size, audio
+rate); x264 runs with one thread, fixed options and macroblock-tree rate control
+off (see :data:`X264_OPTIONS`), colour conversion runs single-threaded, and the
+MP4 muxer writes no time stamp, so the same arguments give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..files import atomic_path, atomic_write_text
+from ..manifest import write_table
+from ..seeding import rng_for
+from .annotations import write_annotations
+from .index import index_videos, write_manifest
+from .names import VIOLENT_CODES, format_span, make_name
+from .synth_audio import render_audio
+from .synth_plan import VideoPlan, make_plan
+from .synth_video import render_frames
+
+log = logging.getLogger(__name__)
+
+FPS = 24
+#: x264 options: fixed preset/CRF/GOP (2 s, no scene-cut keyframes), one thread (the thread
+#: count changes the bitstream), and macroblock-tree rate control OFF: with mbtree on, this
+#: x264 build (core 165) gives different bytes for identical input frames from run to run
+#: (7 distinct outputs in 8 encodes at 96x64, occasionally at 320x240); with it off, every
+#: size tried is byte-stable.
+X264_OPTIONS = {"preset": "veryfast", "crf": "20", "g": "48", "keyint_min": "48", "sc_threshold": "0", "x264-params": "mbtree=0"}
+AUDIO_RATES = (16000, 22050, 32000, 44100, 48000)
+AUDIO_BITRATE = {16000: 64000, 22050: 64000, 32000: 96000, 44100: 128000, 48000: 128000}
+SYNTH_VERSION = 1
+VIDEOS_DIR = "videos"
+MANIFEST = "manifest.parquet"
+SPLIT_LIST = "split.csv"
+ANNOTATIONS = "annotations.txt"
+META = "synth.json"
+
+
+def video_name(index: int, seconds: float, categories: tuple[str, ...]) -> str:
+    """XD-Violence-style name of synthetic video ``index`` (categories ``("A",)`` for normal)."""
+    return make_name(f"Synth.Scene.{index:04d}", format_span(0, seconds), list(categories))
+
+
+def assign_videos(n_videos: int, test_fraction: float, seed: int) -> list[dict]:
+    """Split, label and categories of each video (stratified: about half violent in each split).
+
+    The test split gets ``round(n_videos * test_fraction)`` videos, at least one
+    violent and one normal when it has two or more. Categories: one violent code
+    (two for about a fifth of the violent videos), cycling through all six codes.
+    """
+    if n_videos < 1:
+        raise ValueError("n_videos must be >= 1")
+    if not 0.0 <= test_fraction <= 1.0:
+        raise ValueError("test_fraction must be in [0, 1]")
+    rng = rng_for("synth-assign", seed, n_videos)
+    n_test = int(round(n_videos * test_fraction))
+    specs = []
+    for split, count in (("train", n_videos - n_test), ("test", n_test)):
+        n_violent = (count + 1) // 2 if count != 1 else int(rng.random() < 0.5)
+        specs += [{"split": split, "label": 1 if i < n_violent else 0} for i in range(count)]
+    order = rng.permutation(n_videos)  # which scene number gets which role
+    codes = list(VIOLENT_CODES)
+    k = int(rng.integers(len(codes)))
+    out = []
+    for index, spec in zip(order, specs):
+        if spec["label"]:
+            cats = [codes[k % len(codes)]]
+            k += 1
+            if rng.random() < 0.2:
+                extra = codes[int(rng.integers(len(codes)))]
+                if extra != cats[0]:
+                    cats.append(extra)
+            spec = {**spec, "categories": tuple(cats)}
+        else:
+            spec = {**spec, "categories": ("A",)}
+        out.append({**spec, "index": int(index)})
+    return sorted(out, key=lambda s: s["index"])
+
+
+def plan_video(index: int, label: int, categories: tuple[str, ...], *, seconds: float, size: tuple[int, int], seed: int) -> VideoPlan:
+    """The deterministic plan of synthetic video ``index``."""
+    width, height = size
+    n_frames = int(round(seconds * FPS))
+    rng = rng_for("synth-video", seed, index, n_frames, width, height)
+    return make_plan(
+        rng,
+        name=video_name(index, seconds, categories),
+        label=label,
+        categories=tuple(categories),
+        n_frames=n_frames,
+        fps=FPS,
+        width=width,
+        height=height,
+    )
+
+
+def write_video(plan: VideoPlan, path: str | os.PathLike, audio_rate: int = 16000) -> Path:
+    """Render ``plan`` and encode it to ``path`` (H.264 yuv420p + AAC mono MP4), atomically."""
+    import av
+
+    path = Path(path)
+    samples = render_audio(plan, audio_rate)
+    with atomic_path(path) as tmp:
+        # no creation_time metadata is set, so the muxer writes none: bytes depend on content only
+        with av.open(str(tmp), mode="w", format="mp4", options={"movflags": "+faststart"}) as out:
+            out.metadata.clear()
+            vs = out.add_stream("libx264", rate=Fraction(plan.fps))
+            vs.width, vs.height, vs.pix_fmt = plan.width, plan.height, "yuv420p"
+            vs.codec_context.thread_count = 1
+            vs.codec_context.thread_type = "NONE"
+            vs.codec_context.time_base = Fraction(1, plan.fps)
+            vs.options = dict(X264_OPTIONS)
+            aus = out.add_stream("aac", rate=audio_rate)
+            aus.layout = "mono"
+            aus.bit_rate = AUDIO_BITRATE.get(audio_rate, 96000)
+            for i, rgb in enumerate(render_frames(plan)):
+                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p", threads=1)
+                frame.pts = i
+                out.mux(vs.encode(frame))
+            out.mux(vs.encode(None))
+            hop = 1024
+            for k in range(0, samples.size, hop):
+                chunk = samples[k : k + hop][None, :]
+                af = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="fltp", layout="mono")
+                af.sample_rate = audio_rate
+                af.pts = k
+                af.time_base = Fraction(1, audio_rate)
+                out.mux(aus.encode(af))
+            out.mux(aus.encode(None))
+    return path
+
+
+def _make_readable(paths: list[Path]) -> None:
+    """Give the files the usual mode (0666 minus umask); atomic writes create them 0600."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for p in paths:
+        if p.exists():
+            os.chmod(p, 0o666 & ~umask)
+
+
+def _progress(total: int, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="video", desc="synth", dynamic_ncols=True)
+
+
+def make_synthetic_dataset(
+    out_dir: str | os.PathLike,
+    n_videos: int = 40,
+    seconds: float = 8.0,
+    seed: int = 0,
+    test_fraction: float = 0.4,
+    size: tuple[int, int] = (320, 240),
+    audio_rate: int = 16000,
+    *,
+    progress: bool = False,
+    manifest_name: str = MANIFEST,
+) -> Path:
+    """Generate the synthetic dataset in ``out_dir`` and return the manifest path.
+
+    ``size`` is (width, height), both even. ``audio_rate`` is one of
+    :data:`AUDIO_RATES`. Existing videos with the same name are overwritten;
+    the folder layout is described in the module docstring.
+    """
+    width, height = int(size[0]), int(size[1])
+    if width < 32 or height < 32 or width % 2 or height % 2:
+        raise ValueError(f"size must be even and at least 32x32, got {width}x{height}")
+    if audio_rate not in AUDIO_RATES:
+        raise ValueError(f"audio_rate must be one of {AUDIO_RATES}, got {audio_rate}")
+    if seconds < 2.0:
+        raise ValueError(f"seconds must be >= 2 (got {seconds})")
+    out_dir = Path(out_dir)
+    videos_dir = out_dir / VIDEOS_DIR
+    videos_dir.mkdir(parents=True, exist_ok=True)
+
+    specs = assign_videos(n_videos, test_fraction, seed)
+    plans = [plan_video(s["index"], s["label"], s["categories"], seconds=seconds, size=(width, height), seed=seed) for s in specs]
+    bar = _progress(len(plans), progress)
+    for plan in plans:
+        write_video(plan, videos_dir / f"{plan.name}.mp4", audio_rate)
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+
+    rows = []
+    for split in ("train", "test"):
+        chosen = [(s, p) for s, p in zip(specs, plans) if s["split"] == split]
+        chosen.sort(key=lambda sp: (-sp[0]["label"], sp[0]["index"]))  # violent first, as official lists
+        for i, (s, p) in enumerate(chosen):
+            rows.append({"name": p.name, "split": split, "label": s["label"], "categories": list(s["categories"]), "list_index": i})
+    split_df = pd.DataFrame(rows, columns=["name", "split", "label", "categories", "list_index"])
+    write_table(split_df, out_dir / SPLIT_LIST, list_columns=("categories",))
+
+    test_names = set(split_df.loc[split_df["split"] == "test", "name"])
+    ordered = [r["name"] for r in rows if r["split"] == "test" and r["label"] == 1]
+    by_name = {p.name: p for p in plans}
+    annotations = {n: by_name[n].frame_segments for n in ordered if n in test_names}
+    write_annotations(out_dir / ANNOTATIONS, annotations)
+
+    meta = {
+        "synth_version": SYNTH_VERSION,
+        "params": {
+            "n_videos": n_videos,
+            "seconds": seconds,
+            "seed": seed,
+            "test_fraction": test_fraction,
+            "size": [width, height],
+            "audio_rate": audio_rate,
+            "fps": FPS,
+            "x264": X264_OPTIONS,
+        },
+        "videos": [
+            {
+                "name": p.name,
+                "split": s["split"],
+                "label": p.label,
+                "categories": list(p.categories),
+                "segments": [asdict(seg) for seg in p.segments],
+                "distractors": [asdict(d) for d in p.distractors],
+                "passers": [asdict(d) for d in p.passers],
+            }
+            for s, p in zip(specs, plans)
+        ],
+    }
+    atomic_write_text(out_dir / META, json.dumps(meta, indent=1, sort_keys=True) + "\n")
+
+    df = index_videos(
+        videos_dir,
+        annotations=out_dir / ANNOTATIONS,
+        split_list=out_dir / SPLIT_LIST,
+        recursive=False,
+        paths=[videos_dir / f"{p.name}.mp4" for p in plans],
+    )
+    manifest = write_manifest(df, out_dir / manifest_name)
+    _make_readable([videos_dir / f"{p.name}.mp4" for p in plans] + [out_dir / n for n in (SPLIT_LIST, ANNOTATIONS, META, manifest_name)])
+    bad = df[df["error"].notna()]
+    if len(bad):
+        raise RuntimeError(f"synthetic videos failed to index: {bad[['name', 'error']].to_dict('records')}")
+    return manifest
