@@ -1,1 +1,8 @@
-"""robusta_bench.detectors"""
+"""Anomaly detectors: HL-Net (``hlnet``), RobustA (``robusta``) and single-modality ablations.
+
+The contract and the registry are in :mod:`.base` (``build_detector``,
+``get_detector_class``, ``load_detector``); the networks in :mod:`.hlnet` and
+:mod:`.robusta`, the shared loss in :mod:`.mil`, the training loop in
+:mod:`.train`, the clean-feature densities in :mod:`.gmm`, the file format in
+:mod:`.checkpoint`. Importing this package does not import torch.
+"""

@@ -1,0 +1,291 @@
+"""RobustA (the paper's method) on the HL-Net backbone.
+
+- **Alignment**: a learned ``Linear(audio_dim, visual_dim)`` projection maps
+  audio features into the visual feature space (``align="project"``), or, for
+  the Table V ablation, audio is zero-padded to ``visual_dim``
+  (``align="pad"``).
+- **One modality-agnostic detector**: a single HL-Net whose input is ONE
+  modality (visual, or the aligned audio). Training uses the ``2n``-samples
+  scheme of Eq. 2: every training sample (each crop of each video, as in the
+  official HL-Net recipe) takes, in each epoch, either its visual features or
+  its video's aligned audio features, chosen 50/50 by a generator seeded from
+  (seed, epoch). Projection and detector are trained jointly with the HL-Net
+  MIL objective (top-k MIL on both heads + distillation).
+- **Dynamic weighting at test time** (Eq. 3-5): each modality is scored
+  alone; a per-modality GMM of clean training features (:mod:`.gmm`) gives a
+  per-segment NLL and ``lambda = 0.5 / (1 + exp(c (NLL + x0)))``; the weights
+  are normalised over the present modalities (a missing modality gets 0) and
+  ``S = w_A A(audio) + w_V A(visual)`` for both heads. ``fusion="average"``
+  (Fig. 4 ablation) uses 0.5/0.5 instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..seeding import rng_for
+from .base import DETECTORS, Detector, ScoreOut, TrainSet
+from .gmm import GMMConfig, ModalityGMM, fit_modality_gmm, fusion_weights
+from .hlnet import DROPOUT, HLNet
+from .mil import cap_length, pad_batch
+
+ALIGNS = ("project", "pad")
+FUSIONS = ("gmm", "average")
+
+
+class RobustANet(nn.Module):
+    """The trainable part: the audio alignment and one HL-Net on ``visual_dim`` inputs."""
+
+    def __init__(self, visual_dim: int, audio_dim: int, align: str = "project", dropout: float = DROPOUT) -> None:
+        super().__init__()
+        if align not in ALIGNS:
+            raise ValueError(f"align must be one of {ALIGNS}, got {align!r}")
+        if align == "pad" and audio_dim > visual_dim:
+            raise ValueError(f"align='pad' needs audio_dim <= visual_dim ({audio_dim} > {visual_dim})")
+        self.align = align
+        self.visual_dim = int(visual_dim)
+        self.audio_dim = int(audio_dim)
+        self.detector = HLNet(visual_dim, dropout=dropout)
+        self.projection = nn.Linear(audio_dim, visual_dim) if align == "project" else None
+
+    def reset_parameters(self) -> None:
+        """Official HL-Net init for the detector, Xavier-uniform/zero for the projection."""
+        self.detector.reset_parameters()
+        if self.projection is not None:
+            nn.init.xavier_uniform_(self.projection.weight)
+            nn.init.zeros_(self.projection.bias)
+
+    def embed_audio(self, audio: torch.Tensor, seq_len: torch.Tensor | None = None) -> torch.Tensor:
+        """Audio (B, T, da) in the visual space (B, T, dv); padded steps (beyond ``seq_len``) stay zero."""
+        if self.projection is None:
+            return F.pad(audio, (0, self.visual_dim - self.audio_dim))
+        out = self.projection(audio)
+        if seq_len is not None:
+            steps = torch.arange(out.shape[1], device=out.device)
+            out = out * (steps[None, :] < seq_len.to(out.device)[:, None]).unsqueeze(-1).to(out.dtype)
+        return out
+
+
+class _RobustAScorer:
+    """Scores each modality alone, then fuses (see the module docstring)."""
+
+    def __init__(self, det: "RobustADetector", device: str) -> None:
+        self.det = det
+        self.device = torch.device(device)
+        self.net = det.net.to(self.device).eval()
+
+    @torch.no_grad()
+    def _run(self, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        off, on = self.net.detector(x, None)
+        return torch.sigmoid(off[..., 0]).mean(0).cpu().numpy(), torch.sigmoid(on[..., 0]).mean(0).cpu().numpy()
+
+    def _health(self, modality: str, seg_features: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        gmm = self.det.gmm.get(modality)
+        if gmm is None:
+            return None, None
+        nll = gmm.nll(seg_features)
+        return nll, gmm.log_weight(nll)
+
+    def visual_state(self, visual: np.ndarray | None, length: int) -> dict[str, Any] | None:
+        if visual is None:
+            return None
+        v = np.ascontiguousarray(visual[:, :length], dtype=np.float32)
+        off, on = self._run(torch.as_tensor(v, device=self.device))
+        nll, logw = self._health("visual", v.mean(0))
+        return {"off": off, "on": on, "nll": nll, "logw": logw}
+
+    @torch.no_grad()
+    def audio_state(self, audio: np.ndarray | None, length: int) -> dict[str, Any] | None:
+        if audio is None:
+            return None
+        a = np.ascontiguousarray(audio[:length], dtype=np.float32)
+        x = self.net.embed_audio(torch.as_tensor(a, device=self.device)[None])
+        off, on = self._run(x)
+        nll, logw = self._health("audio", a)
+        return {"off": off, "on": on, "nll": nll, "logw": logw}
+
+    def combine(self, vs: dict[str, Any] | None, as_: dict[str, Any] | None, fusion: str | None = None) -> ScoreOut:
+        fusion = fusion or self.det.options["fusion"]
+        if fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
+        if vs is None and as_ is None:
+            raise ValueError("both modalities are missing: nothing to score")
+        if vs is None:
+            wv = np.zeros(len(as_["off"]))
+        elif as_ is None:
+            wv = np.ones(len(vs["off"]))
+        elif fusion == "average":
+            wv = np.full(len(vs["off"]), 0.5)
+        else:
+            if vs["logw"] is None or as_["logw"] is None:
+                raise ValueError("fusion 'gmm' needs fitted GMMs for both modalities (train the detector first)")
+            wv, _ = fusion_weights(vs["logw"], as_["logw"])
+        wa = 1.0 - wv
+        off = (wv * vs["off"] if vs is not None else 0.0) + (wa * as_["off"] if as_ is not None else 0.0)
+        on = (wv * vs["on"] if vs is not None else 0.0) + (wa * as_["on"] if as_ is not None else 0.0)
+        extras = {}
+        for mod, st in (("visual", vs), ("audio", as_)):
+            if st is not None:
+                extras[f"{mod}_offline"] = st["off"]
+                if st["nll"] is not None:
+                    extras[f"{mod}_nll"] = st["nll"]
+                    extras[f"{mod}_lambda"] = np.exp(st["logw"])
+        return ScoreOut(np.asarray(off, dtype=np.float64), np.asarray(on, dtype=np.float64), wv, extras)
+
+
+@DETECTORS.register("robusta")
+class RobustADetector(Detector):
+    """RobustA: audio projection + one modality-agnostic HL-Net + GMM-weighted late fusion."""
+
+    modalities = ("visual", "audio")
+    fusions = FUSIONS
+    summary = "RobustA: shared HL-Net over visual or projected audio, GMM-weighted late fusion"
+
+    def __init__(
+        self,
+        visual_dim: int = 1024,
+        audio_dim: int = 128,
+        align: str = "project",
+        fusion: str = "gmm",
+        dropout: float = DROPOUT,
+        gmm: dict[str, Any] | GMMConfig | None = None,
+        **options: Any,
+    ) -> None:
+        if fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
+        gcfg = gmm if isinstance(gmm, GMMConfig) else GMMConfig.from_dict(gmm or {})
+        super().__init__(visual_dim, audio_dim, align=align, fusion=fusion, dropout=float(dropout), gmm=gcfg.to_dict(), **options)
+        self.gmm_config = gcfg
+        self.net = RobustANet(self.visual_dim, self.audio_dim, align=align, dropout=dropout)
+        self.gmm: dict[str, ModalityGMM | None] = {"visual": None, "audio": None}
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        return {
+            **super().describe(),
+            "input": "visual (dv) or audio projected da->dv, one at a time",
+            "options": {"align": list(ALIGNS), "fusion": list(FUSIONS)},
+        }
+
+    # ----------------------------------------------------------------- training
+    def fit(self, train: TrainSet, cfg: Any, seed: int = 0, progress: bool = False, fit_gmm: bool = True) -> Any:
+        """Joint training of projection + detector (Eq. 2), then the per-modality GMMs (clean train only)."""
+        from .train import fork_devices, train_loop
+
+        train.require("visual", "audio")
+        if train.visual_dim != self.visual_dim or train.audio_dim != self.audio_dim:
+            raise ValueError(
+                f"features are {train.visual_dim}/{train.audio_dim}-d, detector expects {self.visual_dim}/{self.audio_dim}"
+            )
+        items = [(i, c) for i, v in enumerate(train.visual) for c in range(v.shape[0])]
+        device = torch.device(cfg.device)
+        labels_all = torch.as_tensor(train.labels)
+        dv = self.visual_dim
+
+        def batch_fn(idx: np.ndarray, epoch: int):
+            use_visual = rng_for("robusta-modality", int(seed), epoch).random(len(items)) < 0.5
+            vis = [k for k in idx if use_visual[k]]
+            aud = [k for k in idx if not use_visual[k]]
+            lengths = torch.zeros(len(idx), dtype=torch.int64)
+            parts = []
+            if vis:
+                xv, lv = pad_batch([cap_length(train.visual[items[k][0]][items[k][1]], cfg.max_seq_len) for k in vis], dv)
+                parts.append((xv.to(device), lv))
+            if aud:
+                xa, la = pad_batch([cap_length(train.audio[items[k][0]], cfg.max_seq_len) for k in aud], self.audio_dim)
+                parts.append((self.net.embed_audio(xa.to(device), la), la))
+            t = max(int(p[1].max()) for p in parts)
+            x = torch.cat([F.pad(p[0], (0, 0, 0, t - p[0].shape[1])) for p in parts], dim=0)
+            lengths = torch.cat([p[1] for p in parts])
+            order = vis + aud
+            off, on = self.net.detector(x, lengths)
+            labels = labels_all[[items[k][0] for k in order]].to(device)
+            return off, on, labels, lengths
+
+        with torch.random.fork_rng(devices=fork_devices(cfg.device)):
+            torch.manual_seed(int(seed) % (2**63))
+            self.net.reset_parameters()
+            self.net.to(device)
+            tlog = train_loop(
+                list(self.net.parameters()), [self.net], batch_fn, len(items), cfg, seed, progress=progress, desc=self.name
+            )
+        self.net.to("cpu")
+        self.train_info = {"seed": int(seed), "config": cfg.to_dict(), "log": tlog.to_dict(), "videos": len(train)}
+        if fit_gmm:
+            self.fit_gmms(train, seed)
+        return tlog
+
+    def fit_gmms(self, train: TrainSet, seed: int = 0) -> dict[str, ModalityGMM]:
+        """Fit and calibrate both modalities' GMMs on clean training segments (held-out videos calibrate)."""
+        self.gmm = fit_gmms(train, self.gmm_config, seed)
+        return self.gmm
+
+    # ------------------------------------------------------------------ scoring
+    def scorer(self, device: str = "cpu") -> _RobustAScorer:
+        return _RobustAScorer(self, device)
+
+    # ---------------------------------------------------------------- save/load
+    def state(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        tensors: dict[str, Any] = {f"model.{k}": v for k, v in self.net.state_dict().items()}
+        gmeta = {}
+        for mod, g in self.gmm.items():
+            if g is not None:
+                arrays, m = g.to_arrays(f"gmm.{mod}")
+                tensors.update(arrays)
+                gmeta[mod] = m
+        return tensors, {"gmm": gmeta}
+
+    def load_state(self, tensors: dict[str, Any], meta: dict[str, Any]) -> None:
+        sd = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+        self.net.load_state_dict(sd, strict=True)
+        self.net.eval()
+        arrays = {k: v.numpy() for k, v in tensors.items() if k.startswith("gmm.")}
+        self.gmm = {mod: None for mod in ("visual", "audio")}
+        for mod, m in meta.get("gmm", {}).items():
+            self.gmm[mod] = ModalityGMM.from_arrays(arrays, m, f"gmm.{mod}")
+
+
+def segment_features(train: TrainSet, modality: str) -> list[np.ndarray]:
+    """Per-video segment features for the GMM: visual averaged over crops (T, dv), audio as is (T, da)."""
+    if modality == "visual":
+        return [v.mean(0) for v in train.visual]
+    return list(train.audio)
+
+
+def fit_gmms(train: TrainSet, cfg: GMMConfig, seed: int = 0) -> dict[str, ModalityGMM]:
+    """One calibrated :class:`ModalityGMM` per modality present in ``train``.
+
+    Videos are split (seeded) into a fit part and a held-out part
+    (``cfg.holdout_fraction``, at least one video each when possible); the GMM
+    is fitted on at most ``cfg.max_fit_samples`` segments of the fit part and
+    ``c``, ``x0`` are calibrated on the held-out part.
+    """
+    n = len(train)
+    perm = rng_for("gmm-holdout", int(seed)).permutation(n)
+    n_hold = int(round(cfg.holdout_fraction * n))
+    n_hold = min(max(n_hold, 1 if n > 1 else 0), n - 1) if n > 1 else 0
+    hold, fit = np.sort(perm[:n_hold]), np.sort(perm[n_hold:])
+    out = {}
+    for mod in ("visual", "audio"):
+        if getattr(train, mod) is None:
+            continue
+        feats = segment_features(train, mod)
+        fit_x = _gather(feats, fit, cfg.max_fit_samples, rng_for("gmm-fit-rows", int(seed), mod))
+        hold_x = _gather(feats, hold, 4 * cfg.max_fit_samples, rng_for("gmm-hold-rows", int(seed), mod))
+        out[mod] = fit_modality_gmm(fit_x, hold_x, cfg, seed=int(seed))
+    return out
+
+
+def _gather(feats: list[np.ndarray], videos: np.ndarray, cap: int, rng: np.random.Generator) -> np.ndarray:
+    """Rows of the given videos' segment features, a seeded subsample of at most ``cap`` rows."""
+    if len(videos) == 0:
+        return np.zeros((0, feats[0].shape[1]), dtype=np.float32)
+    pairs = np.concatenate([np.stack([np.full(feats[v].shape[0], v), np.arange(feats[v].shape[0])], 1) for v in videos])
+    if len(pairs) > cap:
+        pairs = pairs[np.sort(rng.choice(len(pairs), cap, replace=False))]
+    return np.stack([feats[v][t] for v, t in pairs]).astype(np.float64)
