@@ -1,0 +1,176 @@
+"""Planning an extraction run: which variants each video needs, for which extractor.
+
+Pure bookkeeping, no decoding: the pipeline turns a manifest, a list of
+extractors and a list of variants into one :class:`VideoJob` per video.
+
+Rules (see ``docs/extraction.md``):
+- ``clean`` goes to every extractor, for videos of ``split``;
+- a corrupted variant goes only to extractors of its corruption's modality
+  (visual corruptions to visual extractors, audio ones to audio extractors), and
+  only for videos of ``variant_split`` (training always uses clean features);
+- a (video, extractor, variant) already in the store is skipped (resume).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from .store import Variant
+
+SPLITS = ("all", "train", "test")
+
+
+@dataclass(frozen=True)
+class VideoItem:
+    """One row of the index manifest, as the pipeline needs it."""
+
+    name: str
+    path: Path
+    split: str = ""
+    label: int | None = None
+    error: str | None = None
+
+
+@dataclass
+class VideoJob:
+    """What to compute for one video.
+
+    ``visual`` / ``audio`` map a variant to the extractors that need it;
+    ``media`` maps a variant to an already-corrupted file to decode instead of
+    corrupting in memory (``--corrupted-dir``), and ``media_errors`` to a reason
+    why that file is unavailable.
+    """
+
+    video: VideoItem
+    visual: dict[Variant, list[str]] = field(default_factory=dict)
+    audio: dict[Variant, list[str]] = field(default_factory=dict)
+    media: dict[Variant, Path] = field(default_factory=dict)
+    media_errors: dict[Variant, str] = field(default_factory=dict)
+    skipped: int = 0
+
+    @property
+    def empty(self) -> bool:
+        """True when every group of this video is already done."""
+        return not self.visual and not self.audio
+
+    def groups(self) -> list[tuple[str, Variant]]:
+        """All (extractor, variant) pairs of this job."""
+        out = [(e, v) for v, exts in self.visual.items() for e in exts]
+        out += [(e, v) for v, exts in self.audio.items() for e in exts]
+        return out
+
+
+def parse_variants(texts: str | Iterable[str], seed: int = 0) -> list[Variant]:
+    """Parse ``clean,fog@3,babble@2`` (or a list of such items) into unique variants, in order."""
+    if isinstance(texts, str):
+        texts = [t for t in texts.split(",")]
+    out: list[Variant] = []
+    for text in texts:
+        if not str(text).strip():
+            continue
+        v = text if isinstance(text, Variant) else Variant.parse(str(text), seed=seed)
+        if v not in out:
+            out.append(v)
+    if not out:
+        raise ValueError("no variants given: use e.g. --variants clean,fog@3")
+    return out
+
+
+def variant_modality(variant: Variant) -> str | None:
+    """``None`` for clean, else the registered corruption's modality (``visual``/``audio``)."""
+    if variant.is_clean:
+        return None
+    from ..corruptions.base import CORRUPTIONS, _ensure_loaded
+
+    _ensure_loaded()
+    return CORRUPTIONS.get(variant.corruption).modality
+
+
+def split_matches(video_split: str, wanted: str) -> bool:
+    """Whether a video of ``video_split`` is selected by ``wanted`` (``all``/``train``/``test``)."""
+    if wanted not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {wanted!r}")
+    return wanted == "all" or not video_split or str(video_split) == wanted
+
+
+def _clean_str(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value).strip()
+
+
+def read_videos(manifest: str | Path, limit: int | None = None) -> list[VideoItem]:
+    """Videos of an index manifest (CSV or Parquet with at least ``name`` and ``path``).
+
+    Relative paths are resolved against the manifest's folder. A non-empty
+    ``error`` column marks a video the indexer could not read. Duplicate names
+    are an error (features are addressed by name).
+    """
+    from ..manifest import read_table
+
+    manifest = Path(manifest)
+    df = read_table(manifest)
+    missing = [c for c in ("name", "path") if c not in df.columns]
+    if missing:
+        raise ValueError(f"manifest {manifest} lacks column(s) {', '.join(missing)} (has: {', '.join(map(str, df.columns))})")
+    seen: set[str] = set()
+    out: list[VideoItem] = []
+    for row in df.to_dict("records"):
+        name = _clean_str(row.get("name"))
+        if not name:
+            continue
+        if name in seen:
+            raise ValueError(f"manifest {manifest} lists video {name!r} twice")
+        seen.add(name)
+        p = Path(_clean_str(row.get("path")))
+        if not p.is_absolute():
+            p = manifest.parent / p
+        label = row.get("label")
+        label = None if _clean_str(label) == "" else int(float(label))
+        err = _clean_str(row.get("error")) or None
+        out.append(VideoItem(name=name, path=p, split=_clean_str(row.get("split")), label=label, error=err))
+    if limit is not None:
+        out = out[: int(limit)]
+    return out
+
+
+def plan_jobs(
+    videos: Sequence[VideoItem],
+    visual_extractors: Sequence[str],
+    audio_extractors: Sequence[str],
+    variants: Sequence[Variant],
+    done: dict[tuple[str, Variant], set[str]],
+    *,
+    split: str = "all",
+    variant_split: str = "test",
+    modality_of=variant_modality,
+) -> list[VideoJob]:
+    """One job per selected video, leaving out groups already done.
+
+    ``done[(extractor, variant)]`` is the set of videos already stored in that
+    group. Videos selected by neither split are left out entirely.
+    """
+    mods = {v: modality_of(v) for v in variants}
+    jobs: list[VideoJob] = []
+    for video in videos:
+        job = VideoJob(video)
+        clean_ok = split_matches(video.split, split)
+        variant_ok = split_matches(video.split, variant_split)
+        if not clean_ok and not variant_ok:
+            continue
+        for v in variants:
+            m = mods[v]
+            if (v.is_clean and not clean_ok) or (not v.is_clean and not variant_ok):
+                continue
+            for kind, names, target in (("visual", visual_extractors, job.visual), ("audio", audio_extractors, job.audio)):
+                if m not in (None, kind):
+                    continue
+                exts = [e for e in names if video.name not in done.get((e, v), set())]
+                job.skipped += sum(1 for e in names if video.name in done.get((e, v), set()))
+                if exts:
+                    target[v] = exts
+        jobs.append(job)
+    return jobs
