@@ -1,9 +1,230 @@
 """CLI: ``train``, ``evaluate`` and ``modality-health``."""
 
-from .base import not_built
+from __future__ import annotations
 
-COMMANDS = [
-    not_built("train", "train a detector on clean training features"),
-    not_built("evaluate", "score detectors on the corrupted benchmark and write tables/plots/report"),
-    not_built("modality-health", "per-video GMM corruption estimate for each modality"),
-]
+import click
+
+from .base import progress_enabled
+
+_STORE_HELP = "Feature store folder written by 'robusta-bench extract' (or 'import')."
+_MANIFEST_HELP = "Manifest (CSV/Parquet with name, split, label and ideally frames) of the videos in the store."
+
+
+def _usage(ctx: click.Context, message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+    ctx.exit(2)
+
+
+def _device(ctx: click.Context, gpu: int | None) -> str:
+    if gpu is None:
+        return "cpu"
+    import torch
+
+    if not torch.cuda.is_available() or gpu >= torch.cuda.device_count():
+        _usage(ctx, f"--gpu {gpu}: no such CUDA device here")
+    return f"cuda:{gpu}"
+
+
+def _int_list(ctx: click.Context, text: str, what: str) -> tuple[int, ...]:
+    try:
+        out = tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        _usage(ctx, f"{what} must be comma-separated integers, got {text!r}")
+        return ()
+    if not out:
+        _usage(ctx, f"{what}: nothing given")
+    return out
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from ..corruptions.plan import PlanError
+    from ..detectors.checkpoint import CheckpointError
+    from ..features.store import StoreError
+    from ..registry import RegistryError
+
+    return (ValueError, StoreError, FileNotFoundError, RegistryError, PlanError, CheckpointError)
+
+
+@click.command("train")
+@click.option("--method", required=True, help="Detector to train: a registered name (hlnet, robusta ...) or an ablation such as robusta-pad.")
+@click.option("--store", required=True, type=click.Path(exists=True, file_okay=False), help=_STORE_HELP)
+@click.option("--manifest", required=True, type=click.Path(exists=True, dir_okay=False), help=_MANIFEST_HELP + " Its 'train' videos are used.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Detector file to write (safetensors + JSON header).")
+@click.option("--epochs", type=click.IntRange(min=0), default=None, help="Training epochs (default: the detector's recipe, 50).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Training seed (initialisation, shuffling, modality sampling).")
+@click.option("--visual-extractor", default=None, help="Visual features to use (default: i3d-inception if present, else the store's only visual extractor).")
+@click.option("--audio-extractor", default=None, help="Audio features to use (default: the store's only audio extractor).")
+@click.option("--gpu", type=int, default=None, metavar="N", help="Train on CUDA device N (default: CPU).")
+@click.pass_context
+def train_cmd(ctx, method, store, manifest, out, epochs, seed, visual_extractor, audio_extractor, gpu):
+    """Train a detector on the CLEAN training features of a store and save it.
+
+    \b
+    Example:
+      robusta-bench train --method robusta --store store --manifest data/index.csv \\
+          --out robusta.safetensors --epochs 50 --seed 0
+    """
+    from ..evaluation.training import train_detector
+
+    device = _device(ctx, gpu)
+    try:
+        det = train_detector(
+            method, store, manifest, visual_extractor=visual_extractor, audio_extractor=audio_extractor,
+            seed=seed, epochs=epochs, device=device, progress=progress_enabled(), out=out,
+        )
+    except _user_errors() as exc:
+        _usage(ctx, str(exc))
+        return
+    log = (det.train_info or {}).get("log") or {}
+    losses = log.get("epoch_loss") or []
+    tail = f", final loss {losses[-1]:.4f}" if losses else ""
+    click.echo(f"trained {method} (seed {seed}{tail}) -> {out}")
+
+
+def _parse_checkpoints(ctx: click.Context, items: tuple[str, ...], method: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        label, sep, path = item.partition("=")
+        if not sep:
+            label, path = method, item
+        from pathlib import Path
+
+        if not Path(path).is_file():
+            _usage(ctx, f"--checkpoint {item}: file not found")
+        out[label.strip()] = path
+    return out
+
+
+@click.command("evaluate")
+@click.option("--method", "methods", multiple=True, default=("robusta",), show_default=True,
+              help="Method(s) to evaluate (repeatable): a registered detector or an ablation (robusta-pad, robusta-average).")
+@click.option("--baseline", default="hlnet", show_default=True, help="Baseline compared in every table; 'none' for no baseline.")
+@click.option("--store", required=True, type=click.Path(exists=True, file_okay=False), help=_STORE_HELP)
+@click.option("--manifest", required=True, type=click.Path(exists=True, dir_okay=False),
+              help=_MANIFEST_HELP + " Train videos train the detectors; test videos are scored.")
+@click.option("--annotations", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="annotations.txt (official XD-Violence format) with the frame-level anomalies of the test videos.")
+@click.option("--visual-extractor", default=None, help="Visual features (default: i3d-inception if present, else the store's only visual extractor).")
+@click.option("--audio-extractor", default=None, help="Audio features (default: the store's only audio extractor).")
+@click.option("--corruptions", default="all", show_default=True,
+              help="Settings to evaluate: 'all' (those the store has; the rest are listed as skipped) or a comma list of "
+                   "corruptions and settings (fog, babble, missing_visual, mixed_audio, motion_blur+babble ...).")
+@click.option("--levels", default="0,10,30,50,70,90,100", show_default=True, help="Corruption levels: percent of test videos corrupted.")
+@click.option("--severity", type=click.IntRange(1, 5), default=3, show_default=True,
+              help="Severity of the store variants used: <corruption>-s<SEVERITY>-seed<VARIANT-SEED>.")
+@click.option("--variant-seed", type=int, default=0, show_default=True,
+              help="Benchmark seed of the corrupted variants in the store (the 'extract --seed') and of the default plan.")
+@click.option("--seeds", default="0", show_default=True, help="Training seeds, e.g. 0,1,2: every method is trained per seed; tables show mean ± std.")
+@click.option("--epochs", type=click.IntRange(min=0), default=None, help="Training epochs (default: each detector's recipe).")
+@click.option("--checkpoint", "checkpoints", multiple=True, metavar="[METHOD=]FILE",
+              help="Use a trained detector file instead of training (repeatable). A bare FILE is the first --method.")
+@click.option("--plan", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Plan CSV (which test videos are corrupted at each level). Default: the shipped v1 plan when the "
+                   "manifest's test videos are XD-Violence's, else a plan made from the manifest with --variant-seed.")
+@click.option("--tables", default="I", show_default=True, help="Tables to produce: I, II, V (comma-separated). Fig. 4 comes with I when the method has average/GMM fusion.")
+@click.option("--gpu", type=int, default=None, metavar="N", help="Train and score on CUDA device N (default: CPU).")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Results folder (results.csv/json, tables, PNGs, report.html).")
+@click.pass_context
+def evaluate_cmd(ctx, methods, baseline, store, manifest, annotations, visual_extractor, audio_extractor, corruptions,
+                 levels, severity, variant_seed, seeds, epochs, checkpoints, plan, tables, gpu, out):
+    """Train (or load) detectors, score the corrupted benchmark, write the paper's tables and plots.
+
+    Training always uses the clean train features; every needed (video,
+    input) pair is scored once and the settings x levels are composed from
+    those scores. Prints the Table-I-style Markdown and where report.html is.
+    Exits 1 when some test video could not be scored (listed in the report).
+
+    \b
+    Example:
+      robusta-bench evaluate --method robusta --baseline hlnet --store store \\
+          --manifest data/index.csv --annotations data/annotations.txt \\
+          --corruptions all --tables I,II,V --seeds 0,1,2 --out results
+    """
+    from ..evaluation.runner import evaluate
+
+    device = _device(ctx, gpu)
+    seed_list = _int_list(ctx, seeds, "--seeds")
+    methods = tuple(m.strip() for m in methods if m.strip())
+    ckpt = _parse_checkpoints(ctx, checkpoints, methods[0] if methods else "robusta")
+    try:
+        result = evaluate(
+            store, manifest, annotations, methods=methods,
+            baseline=None if baseline.strip().lower() in ("", "none") else baseline.strip(),
+            visual_extractor=visual_extractor, audio_extractor=audio_extractor, corruptions=corruptions,
+            levels=levels, severity=severity, seeds=seed_list, plan=plan, tables=tables, epochs=epochs,
+            checkpoints=ckpt, out_dir=out, progress=progress_enabled(), device=device, variant_seed=variant_seed,
+        )
+    except _user_errors() as exc:
+        _usage(ctx, str(exc))
+        return
+    for key in ("I", "II", "V", "fig4"):
+        if key in result.markdown:
+            click.echo(f"\n{_TITLES[key]}\n")
+            click.echo(result.markdown[key])
+    if result.skipped:
+        lacking = sorted({g.strip() for v in result.skipped.values() if v.startswith("store lacks ")
+                          for g in v[len("store lacks "):].split(",")})
+        click.echo(f"\nskipped {len(result.skipped)} setting(s) the store cannot provide: {', '.join(result.skipped)}")
+        if lacking:
+            click.echo(f"  (store groups missing: {', '.join(lacking)}; create them with 'robusta-bench extract')")
+    if result.failures:
+        click.echo(f"\n{len(result.failures)} test video(s) left out:", err=True)
+        for k, v in list(result.failures.items())[:20]:
+            click.echo(f"  {k}: {v}", err=True)
+    click.echo(f"\nresults: {result.files.get('csv')}\nreport: {result.report}")
+    ctx.exit(0 if result.ok else 1)
+
+
+_TITLES = {
+    "I": "Table I: AP (%), offline head",
+    "II": "Table II: one modality missing for all videos, the other corrupted",
+    "V": "Table V: projection vs padding",
+    "fig4": "Fig. 4: fusion schemes",
+}
+
+
+@click.command("modality-health")
+@click.option("--store", required=True, type=click.Path(exists=True, file_okay=False), help=_STORE_HELP)
+@click.option("--manifest", required=True, type=click.Path(exists=True, dir_okay=False), help=_MANIFEST_HELP)
+@click.option("--variant", "variants", default="clean", show_default=True,
+              help="Comma-separated variants to check: clean and/or CORRUPTION@SEVERITY (fog@3, babble@2); "
+                   "a corrupted variant replaces the modality it was extracted for.")
+@click.option("--variant-seed", type=int, default=0, show_default=True, help="Seed of the CORRUPTION@SEVERITY variants in the store.")
+@click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="A trained robusta detector file whose GMMs to use (default: fit GMMs on the store's clean train features).")
+@click.option("--split", type=click.Choice(["test", "train", "all"]), default="test", show_default=True, help="Videos to check.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the GMM fit (without --checkpoint).")
+@click.option("--visual-extractor", default=None, help="Visual features (default: i3d-inception if present, else the only one).")
+@click.option("--audio-extractor", default=None, help="Audio features (default: the store's only audio extractor).")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for health_videos.csv, health_segments.csv and health.png.")
+@click.pass_context
+def health_cmd(ctx, store, manifest, variants, variant_seed, checkpoint, split, seed, visual_extractor, audio_extractor, out):
+    """Per-video and per-segment GMM corruption estimate (NLL, lambda) of each modality.
+
+    Useful on its own to check camera/microphone health: lambda near 0.5
+    means the segment looks like clean training data, near 0 that it does
+    not. A modality is flagged for a video when its mean lambda is < 0.25.
+
+    \b
+    Example:
+      robusta-bench modality-health --store store --manifest data/index.csv \\
+          --variant clean,fog@3,babble@3 --out health
+    """
+    from ..evaluation.health import modality_health
+
+    try:
+        result = modality_health(
+            store, manifest, variants=[v for v in variants.split(",") if v.strip()], checkpoint=checkpoint,
+            visual_extractor=visual_extractor, audio_extractor=audio_extractor, split=split,
+            variant_seed=variant_seed, seed=seed, out_dir=out, progress=progress_enabled(),
+        )
+    except _user_errors() as exc:
+        _usage(ctx, str(exc))
+        return
+    click.echo(result.summary())
+    for key, path in result.files.items():
+        click.echo(f"{key}: {path}")
+    ctx.exit(0 if result.ok else 1)
+
+
+COMMANDS = [train_cmd, evaluate_cmd, health_cmd]

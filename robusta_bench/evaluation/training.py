@@ -1,0 +1,225 @@
+"""Training detectors on clean training features of a store (the library side of ``robusta-bench train``).
+
+Training always uses the CLEAN group of the ``train`` split: each video's visual
+features ``(crops, T, dv)`` and audio features ``(T, da)`` are cut to their
+common length and, when longer than ``max_len`` snippets, subsampled at the
+official ``floor(linspace(0, T - 1, max_len))`` indices.
+
+Method names are registered detector names (``hlnet``, ``robusta`` ...),
+optionally with an ablation suffix (:data:`SUFFIXES`): ``robusta-pad``
+(zero-padding instead of the projection) or ``robusta-average`` (0.5/0.5 fusion).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..features.store import FeatureStore, StoreError, Variant
+
+log = logging.getLogger(__name__)
+
+#: ablation aliases: label -> (registered detector, options)
+METHOD_ALIASES: dict[str, tuple[str, dict[str, Any]]] = {}
+#: ablation suffixes of a registered name: ``robusta-pad`` = robusta with align="pad" (Table V),
+#: ``robusta-average`` = robusta with 0.5/0.5 fusion (Fig. 4)
+SUFFIXES: dict[str, dict[str, Any]] = {"-pad": {"align": "pad"}, "-average": {"fusion": "average"}}
+
+
+def resolve_method(label: str) -> tuple[str, dict[str, Any]]:
+    """``(registered detector name, options)`` of a method label (an alias or a registered name)."""
+    from ..detectors.base import detector_names
+
+    if label in METHOD_ALIASES:
+        name, opts = METHOD_ALIASES[label]
+        return name, dict(opts)
+    known = detector_names()
+    if label in known:
+        return label, {}
+    for suffix, opts in SUFFIXES.items():
+        if label.endswith(suffix) and label[: -len(suffix)] in known:
+            return label[: -len(suffix)], dict(opts)
+    raise ValueError(
+        f"unknown method {label!r}; registered detectors: {', '.join(known)} "
+        f"(ablations: append {' or '.join(SUFFIXES)}, e.g. robusta-pad)"
+    )
+
+
+def store_extractors(store: FeatureStore) -> dict[str, list[str]]:
+    """Extractors with a clean group in ``store``, per modality."""
+    out: dict[str, list[str]] = {"visual": [], "audio": []}
+    for ext, var in store.groups():
+        if var.is_clean:
+            mod = store.index(ext, var).get("modality")
+            if mod in out and ext not in out[mod]:
+                out[mod].append(ext)
+    return out
+
+
+def resolve_extractors(
+    store: FeatureStore, visual: str | None = None, audio: str | None = None, *, need: Sequence[str] = ("visual", "audio")
+) -> tuple[str | None, str | None]:
+    """The visual and audio extractors to use.
+
+    Default visual: ``i3d-inception`` when the store has it, else the store's
+    only visual extractor; default audio: the store's only audio extractor.
+    An explicit name must have a clean group in the store.
+    """
+    have = store_extractors(store)
+    out = []
+    for mod, given, preferred in (("visual", visual, "i3d-inception"), ("audio", audio, None)):
+        names = have[mod]
+        if given:
+            if given not in names:
+                raise StoreError(
+                    f"store {store.root} has no clean {mod} features of {given!r} "
+                    f"({mod} extractors there: {', '.join(names) or 'none'}); create them with: "
+                    f"robusta-bench extract --manifest MANIFEST --out {store.root} --extractors {given} --variants clean"
+                )
+            out.append(given)
+        elif preferred in names:
+            out.append(preferred)
+        elif len(names) == 1:
+            out.append(names[0])
+        elif not names:
+            if mod in need:
+                raise StoreError(
+                    f"store {store.root} has no clean {mod} features; extract them with "
+                    f"robusta-bench extract --manifest MANIFEST --out {store.root} --extractors <{mod} extractor> --variants clean"
+                )
+            out.append(None)
+        else:
+            raise StoreError(f"store {store.root} has several {mod} extractors ({', '.join(names)}): choose one with --{mod}-extractor")
+    return out[0], out[1]
+
+
+def load_train_set(
+    store: FeatureStore,
+    manifest: pd.DataFrame,
+    *,
+    visual_extractor: str | None,
+    audio_extractor: str | None,
+    max_len: int = 200,
+    split: str = "train",
+) -> tuple[Any, dict[str, str]]:
+    """The clean :class:`~robusta_bench.detectors.base.TrainSet` of ``split`` and the videos left out (name -> why)."""
+    from ..detectors.base import TrainSet
+
+    rows = manifest.loc[manifest["split"].astype(str) == split]
+    if "error" in rows:
+        rows = rows.loc[rows["error"].isna()]
+    if rows.empty:
+        raise ValueError(f"the manifest has no usable {split!r} videos to train on")
+    names = rows["name"].astype(str).tolist()
+    labels = dict(zip(names, rows["label"].astype(int)))
+    vis = dict(store.iter_videos(visual_extractor, Variant(), names=names)) if visual_extractor else None
+    aud = dict(store.iter_videos(audio_extractor, Variant(), names=names)) if audio_extractor else None
+    keep, vlist, alist, skipped = [], [], [], {}
+    for n in names:
+        v = None if vis is None else vis.get(n)
+        a = None if aud is None else aud.get(n)
+        if (vis is not None and v is None) or (aud is not None and a is None):
+            skipped[n] = "no clean features in the store"
+            continue
+        if labels[n] not in (0, 1):
+            skipped[n] = f"label {labels[n]} is not 0/1"
+            continue
+        a2 = None if a is None else (a[0] if a.shape[0] == 1 else a.mean(0))
+        t = min([x for x in (None if v is None else v.shape[1], None if a2 is None else a2.shape[0]) if x is not None])
+        if t < 1:
+            skipped[n] = "no snippets"
+            continue
+        idx = _uniform_indices(t, max_len)
+        keep.append(n)
+        vlist.append(None if v is None else np.ascontiguousarray(v[:, idx]))
+        alist.append(None if a2 is None else np.ascontiguousarray(a2[idx]))
+    if not keep:
+        raise StoreError(f"no {split} video has clean features in {store.root} ({len(skipped)} skipped)")
+    if skipped:
+        log.warning("training without %d video(s) that lack clean features, e.g. %s", len(skipped), next(iter(skipped)))
+    ts = TrainSet(
+        names=keep,
+        labels=np.array([labels[n] for n in keep], dtype=np.float32),
+        visual=vlist if vis is not None else None,
+        audio=alist if aud is not None else None,
+    )
+    return ts, skipped
+
+
+def _uniform_indices(length: int, max_len: int) -> np.ndarray:
+    """All indices, or ``floor(linspace(0, length - 1, max_len))`` (the official subsampling)."""
+    if length <= max_len:
+        return np.arange(length)
+    return np.floor(np.linspace(0, length - 1, max_len)).astype(np.int64)
+
+
+def build_for(label: str, train_set: Any, options: Mapping[str, Any] | None = None) -> Any:
+    """A fresh detector for method ``label`` sized to ``train_set``'s feature dimensions."""
+    from ..detectors.base import build_detector
+
+    name, opts = resolve_method(label)
+    opts.update(options or {})
+    dims = {}
+    if train_set.visual is not None:
+        dims["visual_dim"] = train_set.visual_dim
+    if train_set.audio is not None:
+        dims["audio_dim"] = train_set.audio_dim
+    return build_detector(name, **dims, **opts)
+
+
+def train_config(epochs: int | None = None, device: str = "cpu", **overrides: Any) -> Any:
+    """The detectors' :class:`~robusta_bench.detectors.train.TrainConfig` (defaults: the official recipe)."""
+    from ..detectors.train import TrainConfig
+
+    kw = dict(overrides)
+    if epochs is not None:
+        kw["epochs"] = int(epochs)
+    return TrainConfig(device=device, **kw)
+
+
+def train_detector(
+    method: str,
+    store: FeatureStore | str | Path,
+    manifest: pd.DataFrame | str | Path,
+    *,
+    visual_extractor: str | None = None,
+    audio_extractor: str | None = None,
+    seed: int = 0,
+    epochs: int | None = None,
+    device: str = "cpu",
+    progress: bool = False,
+    options: Mapping[str, Any] | None = None,
+    train_set: Any = None,
+    out: str | Path | None = None,
+) -> Any:
+    """Train ``method`` on the store's clean ``train`` features; save it to ``out`` when given.
+
+    Returns the trained detector (its ``train_info`` holds the seed, config and loss log).
+    """
+    if train_set is None:
+        store = store if isinstance(store, FeatureStore) else FeatureStore(store)
+        if not isinstance(manifest, pd.DataFrame):
+            from ..dataset.index import read_manifest
+
+            manifest = read_manifest(manifest)
+        vext, aext = resolve_extractors(store, visual_extractor, audio_extractor, need=_needs(method))
+        train_set, _ = load_train_set(store, manifest, visual_extractor=vext, audio_extractor=aext)
+    det = build_for(method, train_set, options)
+    cfg = train_config(epochs, device)
+    det.fit(train_set, cfg, seed=int(seed), progress=progress)
+    det.train_info.setdefault("seed", int(seed))
+    det.train_info["method"] = method
+    if out is not None:
+        det.save(out)
+    return det
+
+
+def _needs(method: str) -> tuple[str, ...]:
+    from ..detectors.base import get_detector_class
+
+    name, _ = resolve_method(method)
+    return tuple(getattr(get_detector_class(name), "modalities", ("visual", "audio")))
