@@ -102,7 +102,9 @@ def run_demo(
             if train_set is None:
                 from .dataset.index import read_manifest
 
-                train_set, _ = load_train_set(store, read_manifest(manifest), visual_extractor="i3d-inception", audio_extractor="yamnet")
+                from .features.store import FeatureStore
+
+                train_set, _ = load_train_set(FeatureStore(store), read_manifest(manifest), visual_extractor="i3d-inception", audio_extractor="yamnet")
             t1 = time.perf_counter()
             det = build_for(method, train_set)
             det.fit(train_set, train_config(**train_kw), seed=seed, progress=sys.stderr.isatty())

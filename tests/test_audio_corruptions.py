@@ -42,7 +42,7 @@ def psd(x: np.ndarray, rate: int = RATE, nperseg: int = 8192):
 
 
 def test_registry_has_the_eight_audio_corruptions():
-    assert sorted(corruption_names("audio")) == sorted(AUDIO_CORRUPTIONS)
+    assert sorted(n for n in corruption_names("audio") if not n.startswith("test")) == sorted(AUDIO_CORRUPTIONS)  # other test modules register test-* scaffolding
     assert len(AUDIO_CORRUPTIONS) == 8
     for name in AUDIO_CORRUPTIONS:
         cls = type(get_corruption(name))

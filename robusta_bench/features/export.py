@@ -87,7 +87,10 @@ def update_store_videos(store_root: str | Path, videos: Iterable[Any]) -> None:
 
     current = read_store_videos(store_root)
     for v in videos:
-        current[str(v.name)] = {"split": str(getattr(v, "split", "") or ""), "label": getattr(v, "label", None)}
+        old = current.get(str(v.name), {})
+        split = str(getattr(v, "split", "") or "") or old.get("split", "")  # never blank a known split
+        label = getattr(v, "label", None)
+        current[str(v.name)] = {"split": split, "label": old.get("label") if label is None else label}
     rows = [
         {"name": n, "split": d["split"], "label": "" if d["label"] is None else int(d["label"])}
         for n, d in sorted(current.items())

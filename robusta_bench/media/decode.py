@@ -79,7 +79,9 @@ def iter_frames(
         if not container.streams.video:
             raise MediaError(f"{Path(path).name}: no video stream")
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        # No frame threading: with it, FFmpeg's error concealment of damaged
+        # streams (bit error) depends on thread timing, i.e. is not reproducible.
+        # Decoding is a few % of extraction time, so this costs little.
         src_rate = float(stream.average_rate or stream.guessed_rate or 0) or None
         resample = fps is not None and (src_rate is None or abs(src_rate - fps) > 1e-3)
         buf: list[np.ndarray] = []

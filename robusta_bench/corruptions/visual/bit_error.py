@@ -241,7 +241,7 @@ def iter_damaged_frames(
         if not container.streams.video:
             raise MediaError(f"{src.name}: no video stream")
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        # no frame threading: concealment must not depend on thread timing (see media.decode)
         damager = PacketDamager(stream_layout(stream), n, seed, stats)
         expected: list[int] = []  # pts of the packets sent, not yet matched by a frame
         src_rate = float(stream.average_rate or stream.guessed_rate or 0) or None
