@@ -21,6 +21,9 @@ which). Three measurements, in one process on the same videos:
    (GPU).
 3. the time share of decode / corrupt / resize / model in the fused run.
 
+``--decode-only`` runs only the decode-side comparison (fast; use it with
+``--variants 9 --clips 8`` for the 8 visual corruptions).
+
 Every timing is the best of ``--repeat`` runs, alternating the two sides (the
 build machine is shared). Defaults (3 clips, 1 crop, 3 variants, 2 repeats)
 keep the run to about 3 minutes on 2 CPU cores; ``--clips 8 --crops 5
@@ -92,8 +95,11 @@ def unbatched(videos, ext, crops) -> tuple[float, int, dict[str, np.ndarray]]:
     return time.perf_counter() - t0, n, out
 
 
-def decode_side(videos, variants, seed=0) -> float:
-    """Seconds to decode + corrupt + resize ``videos`` for ``variants`` in one fused pass (no model)."""
+def decode_side(videos, variants, seed=0, timings=None) -> float:
+    """Seconds to decode + corrupt + resize ``videos`` for ``variants`` in one fused pass (no model).
+
+    ``timings`` (a dict) receives the seconds per stage reported by the producer.
+    """
     from robusta_bench.corruptions.base import get_corruption
     from robusta_bench.features.producer import produce
     from robusta_bench.features.protocol import OFFICIAL
@@ -105,8 +111,47 @@ def decode_side(videos, variants, seed=0) -> float:
         job = VideoJob(v, visual={var: ["x"] for var in variants})
         for _ in produce(job, proto=OFFICIAL, seed_of=lambda n, var: corruption_seed(n, var.corruption, var.severity, seed),
                          corruption_of=get_corruption):
-            pass
+            if _[0] == "video_end" and timings is not None:
+                for k, sec in _[3].items():
+                    timings[k] = timings.get(k, 0.0) + sec
     return time.perf_counter() - t0
+
+
+def run_decode_only(args) -> str:
+    """Only the decode side (decode + corrupt + resize, no model): fused N variants vs N separate passes."""
+    from robusta_bench.corruptions.base import corruption_names
+    from robusta_bench.features.variants import VideoItem, parse_variants
+
+    clips_dir = Path(args.clips_dir)
+    names = [n for n in CLIP_ORDER if (clips_dir / f"{n}.mp4").exists()][: args.clips]
+    videos = [VideoItem(n, clips_dir / f"{n}.mp4", "test") for n in names]
+    known = set(corruption_names("visual"))
+    variants = ["clean", *[c for c in CORRUPTIONS if c.split("@")[0] in known][: max(args.variants - 1, 0)]]
+    vlist = parse_variants(variants)
+    lines = []
+    say = lambda s="": (print(s, flush=True), lines.append(s))  # noqa: E731
+    say(f"decode side only (no model): clips {', '.join(names)}; load average at start {os.getloadavg()[0]:.2f}")
+    say(f"variants: {', '.join(variants)}")
+    say()
+    decode_side(videos[:1], vlist)  # warm-up
+    best, tm = float("inf"), {}
+    for _ in range(args.repeat):
+        t = {}
+        d = decode_side(videos, vlist, timings=t)
+        if d < best:
+            best, tm = d, t
+    per = {str(v.slug): min(decode_side(videos, [v]) for _ in range(args.repeat)) for v in vlist}
+    sep = sum(per.values())
+    say("| run | seconds | speed-up |")
+    say("|---|---:|---:|")
+    say(f"| {len(vlist)} separate passes (one decode each) | {sep:.2f} | 1.00x |")
+    say(f"| one fused pass (one decode for all) | {best:.2f} | {sep / best:.2f}x |")
+    say()
+    say("separate passes: " + ", ".join(f"{k} {v:.2f}s" for k, v in per.items()))
+    total = sum(tm.values()) or 1.0
+    say("fused pass by stage: " + ", ".join(f"{k} {v:.2f}s ({100 * v / total:.0f}%)" for k, v in sorted(tm.items())))
+    say(f"load average at the end: {os.getloadavg()[0]:.2f}")
+    return "\n".join(lines)
 
 
 def run(args) -> str:
@@ -224,10 +269,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     ap.add_argument("--device", default="cpu", help="cpu or cuda:N (default cpu)")
     ap.add_argument("--extractor", default="i3d-inception", help="visual extractor (default i3d-inception)")
+    ap.add_argument("--decode-only", action="store_true",
+                    help="only the fused vs separate decode+corrupt+resize comparison (no model: the GPU-relevant part)")
     ap.add_argument("--no-write", action="store_true", help="do not write benchmarks/results/extract.md")
     ap.add_argument("--append", action="store_true", help="append this run to benchmarks/results/extract.md instead of replacing it")
     args = ap.parse_args()
-    table = run(args)
+    table = run_decode_only(args) if args.decode_only else run(args)
     if not args.no_write:
         cmd = " ".join(shlex.quote(a) for a in [".venv/bin/python", "benchmarks/extract.py", *sys.argv[1:]])
         out = HERE / "results" / "extract.md"
