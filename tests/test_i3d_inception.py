@@ -146,6 +146,34 @@ def test_max_pool_same_pads_at_the_back():
     assert (tf_like[0, 0, 0, 2, :] == -1).all() and (tf_like[0, 0, 0, :, 2] == -1).all()
 
 
+@pytest.mark.parametrize("kernel,stride", [((3, 3, 3), (1, 1, 1)), ((1, 3, 3), (1, 2, 2)), ((3, 3, 3), (2, 2, 2)),
+                                           ((2, 2, 2), (2, 2, 2)), ((3, 2, 1), (3, 2, 1))])
+def test_max_pool_same_equals_explicit_inf_padding(kernel, stride):
+    """The padding-free fast paths (implicit / ceil_mode windows) give exactly the explicitly padded pool."""
+    gen = torch.Generator().manual_seed(0)
+    for t, h, w in [(8, 56, 56), (7, 15, 16), (3, 5, 4), (16, 9, 11)]:
+        x = torch.randn(2, 3, t, h, w, generator=gen)
+        pads = [i3d.same_padding(n, k, s) for n, k, s in zip((t, h, w), kernel, stride)]
+        flat = (pads[2][0], pads[2][1], pads[1][0], pads[1][1], pads[0][0], pads[0][1])
+        ref = torch.nn.functional.max_pool3d(torch.nn.functional.pad(x, flat, value=float("-inf")), kernel, stride)
+        for layout in (torch.contiguous_format, torch.channels_last_3d):
+            got = i3d.max_pool3d_same(x.contiguous(memory_format=layout), kernel, stride)
+            assert got.shape == ref.shape and torch.equal(got, ref), (t, h, w, layout)
+
+
+def test_channels_last_matches_channels_first(k400_state, reference):
+    """The CPU default (channels-last end to end) and the stock NCDHW layout compute the same features."""
+    clip = reference["clip_uint8"][None]
+    fast = i3d.I3DInception(state_dict=k400_state)
+    stock = i3d.I3DInception(state_dict=k400_state, fold_bn=False, channels_last=False)
+    assert fast.channels_last and not stock.channels_last
+    assert next(fast.model.parameters()).dim() and fast.model.Conv3d_1a_7x7.conv3d.weight.is_contiguous(
+        memory_format=torch.channels_last_3d)
+    a, b = fast.embed(clip)[0], stock.embed(clip)[0]
+    assert np.abs(a - b).max() <= 1e-4
+    assert np.abs(b - reference["feature"]).max() <= 1e-4
+
+
 def test_mixed_5c_size():
     assert i3d.mixed_5c_size(16, 224, 224) == (2, 7, 7)
     assert i3d.mixed_5c_size(21, 231, 229) == (3, 8, 8)

@@ -27,8 +27,9 @@ def _usage(ctx: click.Context, message: str) -> None:
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False),
               help="Feature store folder (created if missing; an existing one is resumed: stored videos are skipped).")
 @click.option("--gpu", type=int, default=None, metavar="N", help="Run the extractors on CUDA device N (default: CPU).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True,
-              help="Clips per model call; a batch mixes crops, variants and videos.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help="Clips per model call; a batch mixes crops, variants and videos. Default: 4 on CPU "
+                   "(the fastest there, BENCHMARKS.md), 16 with --gpu.")
 @click.option("--workers", type=click.IntRange(min=0), default=1, show_default=True,
               help="Background decode threads (0 = decode in the main thread). Results do not depend on it.")
 @click.option("--split", type=click.Choice(["all", "train", "test"]), default="all", show_default=True,
