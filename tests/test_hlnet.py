@@ -114,6 +114,40 @@ def test_scorer_equals_forward_on_concatenation(official):
         sc.combine(sc.visual_state(visual, 23), sc.audio_state(audio, 23), "gmm")
 
 
+def test_batched_scoring_equals_one_by_one(official):
+    """visual_states / combine_many (one pass for all inputs of a video) == visual_state / combine per input."""
+    det = HLNetDetector.from_official_checkpoint(str(need(CKPT)))
+    sc = det.scorer()
+    rng = np.random.default_rng(6)
+    t = 19
+    vis = {k: np.maximum(rng.normal(0, 0.5, (5, t + 3, 1024)), 0).astype(np.float32) for k in ("clean", "fog")}
+    vis["missing"] = None
+    aud = {k: np.maximum(rng.normal(0, 0.5, (t, 128)), 0).astype(np.float32) for k in ("clean", "babble")}
+    vstates = sc.visual_states(vis, t)
+    assert set(vstates) == set(vis) and vstates["missing"]["pre"] is None
+    pairs = [(vk, ak) for vk in vis for ak in aud] + [("clean", "none")]
+    astates = {k: sc.audio_state(a, t) for k, a in aud.items()} | {"none": sc.audio_state(None, t)}
+    many = sc.combine_many([(vstates[v], astates[a]) for v, a in pairs])
+    assert len(many) == len(pairs)
+    for (v, a), got in zip(pairs, many):
+        one = sc.combine(sc.visual_state(vis[v], t), sc.audio_state(aud.get(a), t))
+        assert got.offline.shape == (t,)
+        assert np.abs(got.offline - one.offline).max() < 1e-6 and np.abs(got.online - one.online).max() < 1e-6
+
+
+@pytest.mark.parametrize("cin,cout,k,pad,pads", [(16, 8, 1, 0, None), (16, 8, 5, 2, None), (8, 1, 5, 0, (4, 0))])
+def test_conv_time_equals_conv1d(cin, cout, k, pad, pads):
+    from robusta_bench.detectors.hlnet import conv_time
+
+    torch.manual_seed(0)
+    conv = torch.nn.Conv1d(cin, cout, k, padding=pad)
+    x = torch.randn(3, 11, cin)
+    xt = x.permute(0, 2, 1)
+    ref = conv(torch.nn.functional.pad(xt, pads) if pads else xt).permute(0, 2, 1)
+    got = conv_time(x, conv, pads)
+    assert got.shape == ref.shape and torch.allclose(got, ref, atol=1e-6)
+
+
 # --------------------------------------------------------------------------- MIL loss
 def test_mil_and_distillation_by_hand():
     logits_p = torch.tensor([[0.5, -1.0, 2.0, 0.0] + [-3.0] * 16, [1.0, -2.0, 0.25, 3.0, -0.5] + [9.0] * 15])

@@ -12,7 +12,7 @@ from robusta_bench.detectors.train import TrainConfig
 from test_hlnet import snippet_auc, synthetic_trainset
 
 torch.set_num_threads(1)
-FAST = dict(epochs=6, lr=1e-3, batch_size=8, milestones=(100,))
+FAST = dict(epochs=20, lr=1e-3, batch_size=8, milestones=(100,))
 GMM = {"n_components": 3}
 
 
@@ -36,9 +36,10 @@ def test_training_uses_both_modalities_and_separates(data, trained):
     det, tlog, calls = trained
     (ts, _), (test_ts, test_bursts) = data
     assert tlog.samples == 80 and tlog.epoch_loss[-1] < tlog.epoch_loss[0]
-    # Eq. 2: each of the 80 samples per epoch is visual or projected audio, 50/50 at random
+    # Eq. 2: each of the 80 samples per epoch is visual or projected audio, 50/50 at random (20 epochs:
+    # long enough to be past the early phase where a seed may still rank snippets backwards)
     n_audio = sum(calls)
-    assert 0.35 * 480 < n_audio < 0.65 * 480
+    assert 0.35 * 80 * FAST["epochs"] < n_audio < 0.65 * 80 * FAST["epochs"]
     # one detector scores either modality alone
     assert snippet_auc(det, test_ts, test_bursts, audio=False) > 0.85
     assert snippet_auc(det, test_ts, test_bursts, visual=False) > 0.85
@@ -70,6 +71,22 @@ def test_fusion_rules(data, trained):
         det.score(None, None)
     with pytest.raises(ValueError, match="fusion"):
         sc.combine(vs, as_, "max")
+
+
+def test_batched_states_equal_one_by_one(data, trained):
+    """visual_states / audio_states (one network pass per video) == visual_state / audio_state per input."""
+    det, _, _ = trained
+    (ts, _), _ = data
+    sc = det.scorer()
+    t = ts.visual[2].shape[1]
+    vis = {"a": ts.visual[2], "b": ts.visual[2][:, ::-1] * 1.5, "gone": None}
+    aud = {"a": ts.audio[2], "b": ts.audio[2] + 0.5}
+    vmany, amany = sc.visual_states(vis, t), sc.audio_states(aud, t)
+    assert vmany["gone"] is None
+    for k in ("a", "b"):
+        for many, one in ((vmany[k], sc.visual_state(vis[k], t)), (amany[k], sc.audio_state(aud[k], t))):
+            for field in ("off", "on", "nll", "logw"):
+                assert np.allclose(many[field], one[field], rtol=1e-5, atol=1e-6), field
 
 
 def test_corrupted_modality_loses_weight(data, trained):

@@ -21,7 +21,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import torch
@@ -31,7 +31,7 @@ from torch.nn import functional as F
 from ..seeding import rng_for
 from .base import DETECTORS, Detector, ScoreOut, TrainSet
 from .gmm import GMMConfig, ModalityGMM, fit_modality_gmm, fusion_weights
-from .hlnet import DROPOUT, HLNet
+from .hlnet import DROPOUT, HLNet, as_tensor
 from .mil import cap_length, pad_batch
 
 ALIGNS = ("project", "pad")
@@ -81,8 +81,24 @@ class _RobustAScorer:
 
     @torch.no_grad()
     def _run(self, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        off, on = self.net.detector(x, None)
-        return torch.sigmoid(off[..., 0]).mean(0).cpu().numpy(), torch.sigmoid(on[..., 0]).mean(0).cpu().numpy()
+        off, on = self._heads(x)
+        return off.mean(0), on.mean(0)
+
+    @torch.no_grad()
+    def _heads(self, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Sigmoid of both heads for every sequence of ``x`` (N, T, dv): two (N, T) arrays.
+
+        Sequences run through the network together, in chunks that keep the
+        (chunk, T, T) adjacencies within ~128 MB.
+        """
+        n, t = x.shape[0], x.shape[1]
+        step = max(1, int(128e6 // (4 * t * (6 * t + 2048))))
+        offs, ons = [], []
+        for i in range(0, n, step):
+            off, on = self.net.detector(x[i : i + step], None)
+            offs.append(torch.sigmoid(off[..., 0]).cpu().numpy())
+            ons.append(torch.sigmoid(on[..., 0]).cpu().numpy())
+        return np.concatenate(offs), np.concatenate(ons)
 
     def _health(self, modality: str, seg_features: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
         gmm = self.det.gmm.get(modality)
@@ -95,16 +111,59 @@ class _RobustAScorer:
         if visual is None:
             return None
         v = np.ascontiguousarray(visual[:, :length], dtype=np.float32)
-        off, on = self._run(torch.as_tensor(v, device=self.device))
+        off, on = self._run(as_tensor(v, self.device))
         nll, logw = self._health("visual", v.mean(0))
         return {"off": off, "on": on, "nll": nll, "logw": logw}
+
+    def visual_states(self, inputs: Mapping[Any, np.ndarray | None], length: int) -> dict[Any, dict[str, Any] | None]:
+        """:meth:`visual_state` of several inputs of one video (same ``length``), in one network pass."""
+        keys = [k for k, v in inputs.items() if v is not None]
+        out: dict[Any, dict[str, Any] | None] = {k: None for k, v in inputs.items() if v is None}
+        if not keys:
+            return out
+        arrs = [np.ascontiguousarray(inputs[k][:, :length], dtype=np.float32) for k in keys]
+        off, on = self._heads(torch.as_tensor(np.concatenate(arrs), device=self.device))
+        means = [a.mean(0) for a in arrs]
+        nll, logw = self._health("visual", np.concatenate(means))
+        start = 0
+        for j, (k, a) in enumerate(zip(keys, arrs)):
+            c = a.shape[0]
+            rows = slice(j * length, (j + 1) * length)
+            out[k] = {
+                "off": off[start : start + c].mean(0),
+                "on": on[start : start + c].mean(0),
+                "nll": None if nll is None else nll[rows],
+                "logw": None if logw is None else logw[rows],
+            }
+            start += c
+        return out
+
+    @torch.no_grad()
+    def audio_states(self, inputs: Mapping[Any, np.ndarray | None], length: int) -> dict[Any, dict[str, Any] | None]:
+        """:meth:`audio_state` of several inputs of one video (same ``length``), in one network pass."""
+        keys = [k for k, v in inputs.items() if v is not None]
+        out: dict[Any, dict[str, Any] | None] = {k: None for k, v in inputs.items() if v is None}
+        if not keys:
+            return out
+        a = np.stack([np.ascontiguousarray(inputs[k][:length], dtype=np.float32) for k in keys])  # (K, T, da)
+        off, on = self._heads(self.net.embed_audio(torch.as_tensor(a, device=self.device)))
+        nll, logw = self._health("audio", a.reshape(-1, a.shape[-1]))
+        for j, k in enumerate(keys):
+            rows = slice(j * length, (j + 1) * length)
+            out[k] = {
+                "off": off[j],
+                "on": on[j],
+                "nll": None if nll is None else nll[rows],
+                "logw": None if logw is None else logw[rows],
+            }
+        return out
 
     @torch.no_grad()
     def audio_state(self, audio: np.ndarray | None, length: int) -> dict[str, Any] | None:
         if audio is None:
             return None
         a = np.ascontiguousarray(audio[:length], dtype=np.float32)
-        x = self.net.embed_audio(torch.as_tensor(a, device=self.device)[None])
+        x = self.net.embed_audio(as_tensor(a, self.device)[None])
         off, on = self._run(x)
         nll, logw = self._health("audio", a)
         return {"off": off, "on": on, "nll": nll, "logw": logw}

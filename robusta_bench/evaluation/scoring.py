@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..features.store import FeatureStore, Variant
 from .compose import CLEAN, MISSING, Combo
@@ -122,8 +123,6 @@ def score_all(
     caps a video's length (e.g. the snippets its frame count allows);
     otherwise a video's length is the shortest of its needed groups.
     """
-    from tqdm import tqdm
-
     t_start = time.perf_counter()
     vis_groups, aud_groups = needed_groups(needs, visual_extractor, audio_extractor, severity, variant_seed)
     groups = vis_groups + aud_groups
@@ -134,6 +133,20 @@ def score_all(
     for r in runs:
         by_det.setdefault(id(r.detector), (r.detector, []))[1].append(r)
     scorers = {k: det.scorer(device) for k, (det, _) in by_det.items()}
+
+    # numpy's BLAS threads (GMM likelihoods) and torch's OpenMP threads busy-wait against each other on a
+    # small machine: with both at 2 threads a RobustA state took ~10x longer. One BLAS thread while scoring.
+    blas = threadpool_limits(limits=1, user_api="blas")
+    try:
+        return _score_chunks(store, names, needs, runs, groups, key_of, by_det, scorers, bank, max_segments,
+                             run_needs, progress, t_start)
+    finally:
+        blas.restore_original_limits()
+
+
+def _score_chunks(store, names, needs, runs, groups, key_of, by_det, scorers, bank, max_segments, run_needs,
+                  progress, t_start) -> ScoreBank:
+    from tqdm import tqdm
 
     chunks = chunks_by_shard(store, groups[0] if groups else None, names)
     reader = ChunkReader(store, groups)
@@ -196,12 +209,13 @@ def _score_video(
         sc = scorers[k]
         per_run = {r.key: (run_needs[r.key].get(name, set()) if r.key in run_needs else combos) for r in runs}
         used = set().union(*per_run.values())
-        vstates = {key: sc.visual_state(visual.get(key), t) for key in {c[0] for c in used}}
-        astates = {key: sc.audio_state(audio.get(key), t) for key in {c[1] for c in used}}
+        vstates = modality_states(sc, "visual", {key: visual.get(key) for key in sorted({c[0] for c in used})}, t)
+        astates = modality_states(sc, "audio", {key: audio.get(key) for key in sorted({c[1] for c in used})}, t)
         for run in runs:
             out = bank.scores[run.key].setdefault(name, {})
-            for combo in per_run[run.key]:
-                res = sc.combine(vstates[combo[0]], astates[combo[1]], run.fusion)
+            run_combos = sorted(per_run[run.key])
+            results = combine_all(sc, [(vstates[c[0]], astates[c[1]]) for c in run_combos], run.fusion)
+            for combo, res in zip(run_combos, results):
                 off = np.asarray(res.offline, dtype=np.float32).reshape(-1)
                 on = np.asarray(res.online, dtype=np.float32).reshape(-1)
                 if off.shape[0] != t or on.shape[0] != t:
@@ -209,6 +223,24 @@ def _score_video(
                 wv = None if res.w_visual is None else np.asarray(res.w_visual, dtype=np.float32).reshape(-1)
                 out[combo] = Scored(off, on, wv)
     bank.lengths[name] = t
+
+
+def modality_states(scorer: Any, modality: str, inputs: Mapping[str, np.ndarray | None], length: int) -> dict[str, Any]:
+    """``{key: state}`` for one modality's inputs of a video: the scorer's batched ``visual_states`` /
+    ``audio_states`` when it has them (one network pass), else ``visual_state`` / ``audio_state`` per key."""
+    many = getattr(scorer, f"{modality}_states", None)
+    if many is not None:
+        return many(dict(inputs), length)
+    one = getattr(scorer, f"{modality}_state")
+    return {key: one(x, length) for key, x in inputs.items()}
+
+
+def combine_all(scorer: Any, pairs: Sequence[tuple[Any, Any]], fusion: str | None) -> list[Any]:
+    """:meth:`Scorer.combine` of every (visual state, audio state) pair, batched when the scorer can."""
+    many = getattr(scorer, "combine_many", None)
+    if many is not None:
+        return list(many(list(pairs), fusion))
+    return [scorer.combine(vs, as_, fusion) for vs, as_ in pairs]
 
 
 def _audio_2d(arr: np.ndarray) -> np.ndarray:
