@@ -160,6 +160,26 @@ def test_train_then_evaluate_from_checkpoint(data, tmp_path):
     assert not np.allclose(b.rows["ap"].to_numpy(), c.rows["ap"].to_numpy())
 
 
+def test_fusion_ablation_label_applies_to_a_loaded_checkpoint(data, tmp_path):
+    """``--checkpoint test-late-average=F`` scores the gmm-trained detector with 0.5/0.5 fusion, once."""
+    f = tmp_path / "late.safetensors"
+    res = CliRunner().invoke(cli, ["train", "--method", "test-late", "--store", str(data["store"]),
+                                   "--manifest", str(data["manifest"]), "--out", str(f), "--seed", "0"])
+    assert res.exit_code == 0, res.output
+    r = evaluate(data["store"], data["manifest"], data["annotations"], methods=("test-late", "test-late-average"),
+                 baseline=None, corruptions="fog", levels=(0, 100), checkpoints={"test-late": f, "test-late-average": f})
+    rows = r.rows[r.rows["table"] == "I"]
+    assert sorted(rows["method"].value_counts().to_dict().items()) == [("test-late", 2), ("test-late-average", 2)]
+    name = r.bank.scored_names(list(r.bank.lengths))[0]
+    avg = r.bank.get(("test-late-average", 0), name, ("fog", "clean"))
+    own = r.bank.get(("test-late", 0), name, ("fog", "clean"))
+    assert np.all(avg.w_visual == 0.5) and not np.allclose(own.w_visual, 0.5)
+    # a structural ablation (align) cannot be faked from a checkpoint trained without it
+    with pytest.raises(ValueError, match="align"):
+        evaluate(data["store"], data["manifest"], data["annotations"], methods=("test-late-pad",), baseline=None,
+                 corruptions="fog", levels=(0,), checkpoints={"test-late-pad": f})
+
+
 class _Recorder:
     """Scorer wrapper that records what the detector receives."""
 

@@ -232,7 +232,12 @@ def evaluate(
             raise ValueError(f"checkpoint given for {lb!r}, which is not evaluated (methods: {', '.join(train_labels)})")
         from ..detectors.base import load_detector
 
-        loaded[lb] = load_detector(path)
+        det = load_detector(path)
+        fixed = {k: v for k, v in resolve_method(lb)[1].items() if k != "fusion"}
+        wrong = {k: det.options.get(k) for k, v in fixed.items() if det.options.get(k) != v}
+        if wrong:
+            raise ValueError(f"checkpoint {path} for {lb!r} was trained with {wrong}, but {lb!r} means {fixed}")
+        loaded[lb] = det
     main_settings = [s for s in settings]
     for seed in seeds:
         for lb in train_labels:
@@ -250,10 +255,12 @@ def evaluate(
                 runs.append(run)
                 run_settings[run.key] = [t5]
                 continue
-            run = MethodRun(lb, det, None, seed)
+            # a fusion ablation label (robusta-average) is a test-time rule: it applies to a loaded detector too
+            fusion = resolve_method(lb)[1].get("fusion") if lb in loaded else None
+            run = MethodRun(lb, det, fusion, seed)
             runs.append(run)
             run_settings[run.key] = main_settings
-            if lb == main and want_fig4:
+            if lb == main and want_fig4 and f"{main}-average" not in train_labels:
                 avg = MethodRun(f"{main}-average", det, "average", seed)
                 runs.append(avg)
                 run_settings[avg.key] = fig4_settings

@@ -37,7 +37,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .base import EXTRACTORS, Extractor
+from .base import EXTRACTORS
+from .clip_model import ClipExtractor, check_dtype
 
 FEATURE_DIM = 1024
 NUM_CLASSES = 400
@@ -492,11 +493,10 @@ def load_state(model: Any, state: Mapping[str, np.ndarray]) -> None:
 
 # --------------------------------------------------------------------------- extractor
 
-_DTYPES = ("float32", "bfloat16", "float16")
 
 
 @EXTRACTORS.register("i3d-inception")
-class I3DInception(Extractor):
+class I3DInception(ClipExtractor):
     """I3D Inception-v1 RGB features: ``(B, T, H, W, 3)`` uint8 -> ``(B, 1024)`` float32.
 
     Args:
@@ -533,68 +533,23 @@ class I3DInception(Extractor):
     ) -> None:
         import torch
 
-        from .zoo import load_weights, resolve_weight_set, state_sha256
-
-        if dtype not in _DTYPES:
-            raise ValueError(f"dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
-        if state_dict is None:
-            self.weights_set = resolve_weight_set(self.name, weights_set)[0]
-            state_dict = load_weights(self.name, self.weights_set)
-        else:
-            self.weights_set = "custom"
-        self.weights_sha256 = state_sha256(state_dict)
+        check_dtype(dtype)
+        state_dict = self._weights(weights_set, state_dict)
         bn_affine = "Conv3d_1a_7x7.bn.weight" in state_dict
         n_cls = int(np.asarray(state_dict["logits.conv3d.bias"]).shape[0]) if "logits.conv3d.bias" in state_dict else NUM_CLASSES
         model = create_i3d_inception(num_classes=n_cls, bn_affine=bn_affine)
         load_state(model, state_dict)
         if fold_bn:
             model.fold_batchnorm()
-        self.device = torch.device(device)
-        self.dtype = dtype
-        self.torch_dtype = getattr(torch, dtype)
-        self.channels_last = self.device.type == "cpu" if channels_last is None else bool(channels_last)
-        self.memory_format = torch.channels_last_3d if self.channels_last else torch.contiguous_format
-        self.model = model.eval().to(device=self.device, dtype=self.torch_dtype, memory_format=self.memory_format)
+        if channels_last is None:
+            channels_last = torch.device(device).type == "cpu"
+        self._bind(model, device, dtype, channels_last)
 
-    def _input(self, batch: np.ndarray) -> Any:
-        import torch
-
-        x = np.asarray(batch)
-        if x.dtype != np.uint8:
-            raise ValueError(f"i3d-inception expects uint8 RGB clips, got dtype {x.dtype}")
-        if x.ndim == 4:
-            x = x[None]
-        if x.ndim != 5 or x.shape[-1] != 3:
-            raise ValueError(f"expected (B, T, H, W, 3) RGB clips, got shape {x.shape}")
-        t = torch.from_numpy(np.ascontiguousarray(x)).to(self.device, non_blocking=True)
+    def _normalise(self, t: Any) -> Any:
         # same float32 arithmetic as the reference: u8 / 255 * 2 - 1
-        t = t.to(torch.float32).div_(255.0).mul_(2.0).sub_(1.0)
-        # (B, T, H, W, C) memory viewed as (B, C, T, H, W) is already channels-last
-        return t.permute(0, 4, 1, 2, 3).to(self.torch_dtype).contiguous(memory_format=self.memory_format)
-
-    def forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(features (B, 1024), logits (B, 400))`` float32 for uint8 RGB clips."""
-        import torch
-
-        if len(batch) == 0:
-            return np.zeros((0, FEATURE_DIM), np.float32), np.zeros((0, self.model.num_classes), np.float32)
-        with torch.inference_mode():
-            f, logits = self.model(self._input(batch))
-        return f.float().cpu().numpy(), logits.float().cpu().numpy()
+        return t.div_(255.0).mul_(2.0).sub_(1.0)
 
     def pooled(self, batch: np.ndarray) -> np.ndarray:
         """The pooled positions before averaging, ``(B, t, h, w, 1024)`` float32."""
-        import torch
-
-        with torch.inference_mode():
-            p = self.model.pool(self.model.mixed_5c(self._input(batch)))
-        return p.permute(0, 2, 3, 4, 1).float().cpu().numpy()
-
-    def embed(self, batch: np.ndarray) -> np.ndarray:
-        """``(B, 16, 224, 224, 3)`` uint8 RGB (other sizes accepted) -> ``(B, 1024)`` float32."""
-        return self.forward(batch)[0]
-
-    def logits(self, batch: np.ndarray) -> np.ndarray:
-        """Averaged Kinetics-400 logits (pre-softmax), ``(B, 400)`` float32."""
-        return self.forward(batch)[1]
+        return self._map(lambda x: self.model.pool(self.model.mixed_5c(x)), batch)
 

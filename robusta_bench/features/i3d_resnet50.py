@@ -40,7 +40,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .base import EXTRACTORS, Extractor
+from .base import EXTRACTORS
+from .clip_model import ClipExtractor, check_dtype
 
 FEATURE_DIM = 2048
 NUM_CLASSES = 400
@@ -403,11 +404,10 @@ def load_state(model: Any, state: Mapping[str, np.ndarray]) -> None:
 
 # --------------------------------------------------------------------------- extractor
 
-_DTYPES = ("float32", "bfloat16", "float16")
 
 
 @EXTRACTORS.register("i3d-resnet50")
-class I3DResNet50(Extractor):
+class I3DResNet50(ClipExtractor):
     """I3D ResNet-50 RGB features: ``(B, T, H, W, 3)`` uint8 -> ``(B, 2048)`` float32.
 
     Args:
@@ -439,75 +439,26 @@ class I3DResNet50(Extractor):
         fold_bn: bool = True,
         normalization: str = "caffe2",
     ) -> None:
-        import torch
-
-        from .zoo import load_weights, resolve_weight_set, state_sha256
-
-        if dtype not in _DTYPES:
-            raise ValueError(f"dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
+        check_dtype(dtype)
         self.normalization = _normalization(normalization)
-        if state_dict is None:
-            self.weights_set = resolve_weight_set(self.name, weights_set)[0]
-            state_dict = load_weights(self.name, self.weights_set)
-        else:
-            self.weights_set = "custom"
-        self.weights_sha256 = state_sha256(state_dict)
+        state_dict = self._weights(weights_set, state_dict)
         n_cls = int(np.shape(state_dict["fc.bias"])[0]) if "fc.bias" in state_dict else NUM_CLASSES
         model = create_i3d_resnet50(num_classes=n_cls)
         load_state(model, state_dict)
         if fold_bn:
             model.fold_batchnorm()
-        self.device = torch.device(device)
-        self.dtype = dtype
-        self.torch_dtype = getattr(torch, dtype)
         # channels-last weights run in the fast NDHWC convolution kernels (~1.5x on CPU)
-        self.model = model.eval().to(device=self.device, dtype=self.torch_dtype, memory_format=torch.channels_last_3d)
+        self._bind(model, device, dtype, channels_last=True)
 
-    def _input(self, batch: np.ndarray) -> Any:
-        """uint8 ``(B, T, H, W, 3)`` -> normalised ``(B, 3, T, H, W)`` on the device (a channels-last view).
-
-        The uint8 array is moved first (4x less transfer than float) and
-        normalised there with the same float32 operations as :func:`preprocess`.
-        """
-        import torch
-
-        x = np.asarray(batch)
-        if x.dtype != np.uint8:
-            raise ValueError(f"i3d-resnet50 expects uint8 RGB clips, got dtype {x.dtype}")
-        if x.ndim == 4:
-            x = x[None]
-        if x.ndim != 5 or x.shape[-1] != 3:
-            raise ValueError(f"expected (B, T, H, W, 3) RGB clips, got shape {x.shape}")
+    def _check_clips(self, x: np.ndarray) -> None:
         layer4_size(*x.shape[1:4])  # clear error for too-small clips
-        t = torch.from_numpy(np.ascontiguousarray(x)).to(self.device, non_blocking=True).to(torch.float32)
+
+    def _normalise(self, t: Any) -> Any:
+        # the same float32 operations as :func:`preprocess`
         if self.normalization == "caffe2":
-            t = t.sub_(PIXEL_MEAN).div_(PIXEL_STD)
-        else:
-            t = t.div_(255.0).mul_(2.0).sub_(1.0)
-        return t.permute(0, 4, 1, 2, 3).to(self.torch_dtype)
-
-    def forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(features (B, 2048), logits (B, num_classes))`` float32 for uint8 RGB clips."""
-        import torch
-
-        if len(batch) == 0:
-            return np.zeros((0, FEATURE_DIM), np.float32), np.zeros((0, self.model.num_classes), np.float32)
-        with torch.inference_mode():
-            f, logits = self.model(self._input(batch))
-        return f.float().cpu().numpy(), logits.float().cpu().numpy()
+            return t.sub_(PIXEL_MEAN).div_(PIXEL_STD)
+        return t.div_(255.0).mul_(2.0).sub_(1.0)
 
     def feature_map(self, batch: np.ndarray) -> np.ndarray:
         """The ``layer4`` map before averaging, ``(B, T', H', W', 2048)`` float32."""
-        import torch
-
-        with torch.inference_mode():
-            m = self.model.feature_map(self._input(batch))
-        return m.permute(0, 2, 3, 4, 1).float().cpu().numpy()
-
-    def embed(self, batch: np.ndarray) -> np.ndarray:
-        """``(B, 16, 224, 224, 3)`` uint8 RGB (other sizes accepted) -> ``(B, 2048)`` float32."""
-        return self.forward(batch)[0]
-
-    def logits(self, batch: np.ndarray) -> np.ndarray:
-        """Kinetics-400 logits (pre-softmax) of the ``fc`` layer, ``(B, num_classes)`` float32."""
-        return self.forward(batch)[1]
+        return self._map(self.model.feature_map, batch)
