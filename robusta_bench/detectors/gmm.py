@@ -266,5 +266,7 @@ def fusion_weights(log_lv: np.ndarray | None, log_la: np.ndarray | None) -> tupl
     if log_lv is None:
         ones = np.ones_like(np.asarray(log_la, dtype=np.float64))
         return np.zeros_like(ones), ones
-    wv = 1.0 / (1.0 + np.exp(np.asarray(log_la, dtype=np.float64) - np.asarray(log_lv, dtype=np.float64)))
+    from scipy.special import expit  # overflow-free logistic
+
+    wv = expit(np.asarray(log_lv, dtype=np.float64) - np.asarray(log_la, dtype=np.float64))
     return wv, 1.0 - wv
