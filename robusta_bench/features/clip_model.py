@@ -26,6 +26,18 @@ def check_dtype(dtype: str) -> None:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
 
 
+def as_clip_batch(batch: np.ndarray, who: str) -> np.ndarray:
+    """``batch`` as a uint8 ``(B, T, H, W, 3)`` array (one ``(T, H, W, 3)`` clip gets a batch axis); else ``ValueError``."""
+    x = np.asarray(batch)
+    if x.dtype != np.uint8:
+        raise ValueError(f"{who} expects uint8 RGB clips, got dtype {x.dtype}")
+    if x.ndim == 4:
+        x = x[None]
+    if x.ndim != 5 or x.shape[-1] != 3:
+        raise ValueError(f"expected (B, T, H, W, 3) RGB clips, got shape {x.shape}")
+    return x
+
+
 class ClipExtractor(Extractor):
     """Base of the torch clip extractors: device/dtype/layout binding, input checks, forward, embed, logits."""
 
@@ -64,13 +76,7 @@ class ClipExtractor(Extractor):
         """uint8 ``(B, T, H, W, 3)`` (or one ``(T, H, W, 3)`` clip) -> ``(B, 3, T, H, W)`` on the device."""
         import torch
 
-        x = np.asarray(batch)
-        if x.dtype != np.uint8:
-            raise ValueError(f"{self.name} expects uint8 RGB clips, got dtype {x.dtype}")
-        if x.ndim == 4:
-            x = x[None]
-        if x.ndim != 5 or x.shape[-1] != 3:
-            raise ValueError(f"expected (B, T, H, W, 3) RGB clips, got shape {x.shape}")
+        x = as_clip_batch(batch, self.name)
         self._check_clips(x)
         t = torch.from_numpy(np.ascontiguousarray(x)).to(self.device, non_blocking=True).to(torch.float32)
         t = self._normalise(t)

@@ -41,7 +41,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .base import EXTRACTORS
-from .clip_model import ClipExtractor, check_dtype
+from .clip_model import ClipExtractor, as_clip_batch, check_dtype
 
 FEATURE_DIM = 2048
 NUM_CLASSES = 400
@@ -119,13 +119,7 @@ def preprocess(batch: np.ndarray, normalization: str = "caffe2") -> np.ndarray:
     ``normalization="caffe2"``: ``(x - 114.75) / 57.375``; ``"unit"``: ``x / 255 * 2 - 1``.
     """
     normalization = _normalization(normalization)
-    x = np.asarray(batch)
-    if x.dtype != np.uint8:
-        raise ValueError(f"i3d-resnet50 expects uint8 RGB clips, got dtype {x.dtype}")
-    if x.ndim == 4:
-        x = x[None]
-    if x.ndim != 5 or x.shape[-1] != 3:
-        raise ValueError(f"expected (B, T, H, W, 3) RGB clips, got shape {x.shape}")
+    x = as_clip_batch(batch, "i3d-resnet50")
     if normalization == "caffe2":
         y = (x.astype(np.float32) - np.float32(PIXEL_MEAN)) / np.float32(PIXEL_STD)
     else:
