@@ -453,7 +453,7 @@ class HLNetDetector(Detector):
     def fit(self, train: TrainSet, cfg: Any, seed: int = 0, progress: bool = False) -> Any:
         """Train on clean features with the official recipe; returns the :class:`~.train.TrainLog`."""
         from .mil import cap_length, pad_batch
-        from .train import fork_devices, train_loop
+        from .train import train_network
 
         used = [m for m, d in zip(("visual", "audio"), self.input_dims) if d]
         train.require(*used)
@@ -473,14 +473,7 @@ class HLNetDetector(Detector):
             labels = labels_all[[items[k][0] for k in idx]].to(device)
             return off, on, labels, lengths.to(device)
 
-        with torch.random.fork_rng(devices=fork_devices(cfg.device)):
-            torch.manual_seed(int(seed) % (2**63))
-            self.net.reset_parameters()
-            self.net.to(device)
-            tlog = train_loop(
-                list(self.net.parameters()), [self.net], batch_fn, len(items), cfg, seed, progress=progress, desc=self.name
-            )
-        self.net.to("cpu").eval()
+        tlog = train_network(self.net, batch_fn, len(items), cfg, seed, progress=progress, desc=self.name)
         self.train_info = {"seed": int(seed), "config": cfg.to_dict(), "log": tlog.to_dict(), "videos": len(train)}
         return tlog
 

@@ -234,7 +234,7 @@ class RobustADetector(Detector):
     # ----------------------------------------------------------------- training
     def fit(self, train: TrainSet, cfg: Any, seed: int = 0, progress: bool = False, fit_gmm: bool = True) -> Any:
         """Joint training of projection + detector (Eq. 2), then the per-modality GMMs (clean train only)."""
-        from .train import fork_devices, train_loop
+        from .train import train_network
 
         train.require("visual", "audio")
         if train.visual_dim != self.visual_dim or train.audio_dim != self.audio_dim:
@@ -266,14 +266,7 @@ class RobustADetector(Detector):
             labels = labels_all[[items[k][0] for k in order]].to(device)
             return off, on, labels, lengths
 
-        with torch.random.fork_rng(devices=fork_devices(cfg.device)):
-            torch.manual_seed(int(seed) % (2**63))
-            self.net.reset_parameters()
-            self.net.to(device)
-            tlog = train_loop(
-                list(self.net.parameters()), [self.net], batch_fn, len(items), cfg, seed, progress=progress, desc=self.name
-            )
-        self.net.to("cpu")
+        tlog = train_network(self.net, batch_fn, len(items), cfg, seed, progress=progress, desc=self.name)
         self.train_info = {"seed": int(seed), "config": cfg.to_dict(), "log": tlog.to_dict(), "videos": len(train)}
         if fit_gmm:
             self.fit_gmms(train, seed)

@@ -149,3 +149,27 @@ def train_loop(
             m.eval()
     tlog.seconds = time.perf_counter() - start
     return tlog
+
+
+def train_network(
+    net: torch.nn.Module,
+    batch_fn: BatchFn,
+    n_samples: int,
+    cfg: TrainConfig,
+    seed: int,
+    *,
+    progress: bool = False,
+    desc: str = "train",
+) -> TrainLog:
+    """Re-initialise ``net`` from ``seed`` and train it with :func:`train_loop` on ``cfg.device``.
+
+    The global torch RNG (and the device's) is forked, so training leaves the
+    caller's random state untouched; ``net`` ends on the CPU in eval mode.
+    """
+    with torch.random.fork_rng(devices=fork_devices(cfg.device)):
+        torch.manual_seed(int(seed) % (2**63))
+        net.reset_parameters()
+        net.to(torch.device(cfg.device))
+        tlog = train_loop(list(net.parameters()), [net], batch_fn, n_samples, cfg, seed, progress=progress, desc=desc)
+    net.to("cpu").eval()
+    return tlog

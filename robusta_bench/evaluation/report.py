@@ -31,7 +31,7 @@ FILES = {"I": "table1", "II": "table2", "V": "table5", "fig4": "fig4"}
 
 def write_outputs(result: Any, out_dir: Path, *, plan: Any, gt: Mapping[str, np.ndarray], names: Sequence[str]) -> dict[str, Path]:
     """Write everything for ``result`` (an :class:`~.runner.EvalResult`) into ``out_dir``; returns name -> path."""
-    from . import plots
+    from . import plots, tables
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -68,12 +68,7 @@ def write_outputs(result: Any, out_dir: Path, *, plan: Any, gt: Mapping[str, np.
     except ValueError:
         pass
     if info.get("fig4"):
-        main = info["methods"][0]
-        schemes = {}
-        if info.get("baseline"):
-            schemes[info["baseline"]] = "concatenation"
-        schemes[f"{main}-average"] = "average"
-        schemes[main] = "dynamic (GMM)"
+        schemes = tables.fig4_schemes(info)
         files["fig4"] = plots.plot_fusion_comparison(result.rows, info["fig4"], schemes, out_dir / "fusion_comparison.png")
         images.append(("Fig. 4: fusion schemes", files["fig4"]))
     fig5 = _fig5_curves(result, plan, gt, names)

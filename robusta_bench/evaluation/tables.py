@@ -210,13 +210,18 @@ def render_tables(summary: pd.DataFrame, info: Mapping[str, Any], rows: pd.DataF
         if r5:
             out["V"] = markdown_rows_by_level(r5, levels)
     if info.get("fig4"):
-        main = info["methods"][0]
-        schemes = {}
-        if info.get("baseline"):
-            schemes[info["baseline"]] = "concatenation"
-        schemes[f"{main}-average"] = "average"
-        schemes[main] = "dynamic (GMM)"
-        r4 = fig4_rows(rows, info["fig4"], schemes)
+        r4 = fig4_rows(rows, info["fig4"], fig4_schemes(info))
         if r4:
             out["fig4"] = markdown_rows_by_level(r4, levels, first="Setting: fusion")
     return out
+
+
+def fig4_schemes(info: dict) -> dict[str, str]:
+    """The Fig. 4 fusion schemes of a run, method label -> scheme name (baseline, average, dynamic)."""
+    main = info["methods"][0]
+    schemes = {}
+    if info.get("baseline"):
+        schemes[info["baseline"]] = "concatenation"
+    schemes[f"{main}-average"] = "average"
+    schemes[main] = "dynamic (GMM)"
+    return schemes

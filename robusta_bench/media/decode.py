@@ -84,19 +84,24 @@ def iter_frames(
         # Decoding is a few % of extraction time, so this costs little.
         src_rate = float(stream.average_rate or stream.guessed_rate or 0) or None
         resample = fps is not None and (src_rate is None or abs(src_rate - fps) > 1e-3)
-        buf: list[np.ndarray] = []
         frames = _decode_packets(container, stream, stats)
         source = _resampled(frames, fps, src_rate) if resample else ((f.to_ndarray(format="rgb24")) for f in frames)
-        for arr in source:
-            buf.append(arr)
-            stats.frames += 1
-            if len(buf) >= chunk_size:
-                yield np.stack(buf)
-                buf = []
-        if buf:
-            yield np.stack(buf)
+        yield from chunked(source, chunk_size, stats)
     finally:
         container.close()
+
+
+def chunked(arrays: Iterator[np.ndarray], chunk_size: int, stats: DecodeStats) -> Iterator[np.ndarray]:
+    """Stack ``(H, W, 3)`` frames into ``(n <= chunk_size, H, W, 3)`` chunks, counting them in ``stats.frames``."""
+    buf: list[np.ndarray] = []
+    for arr in arrays:
+        buf.append(arr)
+        stats.frames += 1
+        if len(buf) >= chunk_size:
+            yield np.stack(buf)
+            buf = []
+    if buf:
+        yield np.stack(buf)
 
 
 def _resampled(frames: Iterator, fps: float, src_rate: float | None) -> Iterator[np.ndarray]:

@@ -36,7 +36,7 @@ from typing import Iterator
 
 import numpy as np
 
-from ...media.decode import MediaError, _resampled
+from ...media.decode import MediaError, _resampled, chunked
 from ...seeding import rng_for
 from ..base import CORRUPTIONS, Corruption
 
@@ -267,15 +267,7 @@ def iter_damaged_frames(
             arrays = _resampled(decoded(), float(fps), src_rate)
         else:
             arrays = _freeze_filled(decoded(), expected, stats)
-        buf: list[np.ndarray] = []
-        for arr in arrays:
-            buf.append(arr)
-            stats.frames += 1
-            if len(buf) >= chunk_size:
-                yield np.stack(buf)
-                buf = []
-        if buf:
-            yield np.stack(buf)
+        yield from chunked(arrays, chunk_size, stats)
         if stats.frames == 0:
             raise MediaError(f"{src.name}: no decodable video frames after bit errors")
     finally:
