@@ -114,7 +114,17 @@ def test_scorer_equals_forward_on_concatenation(official):
         sc.combine(sc.visual_state(visual, 23), sc.audio_state(audio, 23), "gmm")
 
 
-def test_batched_scoring_equals_one_by_one(official):
+@pytest.fixture(params=["one pass", "small passes"])
+def pass_size(request, monkeypatch):
+    """Run a test with the default inference pass size and with passes of 3 sequences (long-video path)."""
+    import robusta_bench.detectors.hlnet as hl
+
+    if request.param == "small passes":
+        monkeypatch.setattr(hl, "PASS_BYTES", 3 * 4 * 19 * (6 * 19 + 2048))
+    return request.param
+
+
+def test_batched_scoring_equals_one_by_one(official, pass_size):
     """visual_states / combine_many (one pass for all inputs of a video) == visual_state / combine per input."""
     det = HLNetDetector.from_official_checkpoint(str(need(CKPT)))
     sc = det.scorer()

@@ -73,12 +73,17 @@ def test_fusion_rules(data, trained):
         sc.combine(vs, as_, "max")
 
 
-def test_batched_states_equal_one_by_one(data, trained):
+@pytest.mark.parametrize("pass_rows", [None, 3])
+def test_batched_states_equal_one_by_one(data, trained, pass_rows, monkeypatch):
     """visual_states / audio_states (one network pass per video) == visual_state / audio_state per input."""
     det, _, _ = trained
     (ts, _), _ = data
     sc = det.scorer()
     t = ts.visual[2].shape[1]
+    if pass_rows:  # long-video path: several network passes of at most 3 sequences
+        import robusta_bench.detectors.robusta as rb
+
+        monkeypatch.setattr(rb, "rows_per_pass", lambda length: pass_rows)
     vis = {"a": ts.visual[2], "b": ts.visual[2][:, ::-1] * 1.5, "gone": None}
     aud = {"a": ts.audio[2], "b": ts.audio[2] + 0.5}
     vmany, amany = sc.visual_states(vis, t), sc.audio_states(aud, t)

@@ -76,6 +76,19 @@ class GraphConvolution(nn.Module):
         return out + x
 
 
+#: memory one inference pass may take for its (rows, T, T) adjacencies and (rows, T, 512) activations
+PASS_BYTES = 128e6
+
+
+def rows_per_pass(length: int) -> int:
+    """Sequences of ``length`` snippets one inference pass may hold within :data:`PASS_BYTES` (at least 1).
+
+    Per sequence: ~6 float32 ``(T, T)`` maps (similarities, three adjacencies,
+    temporaries) and ~4 ``(T, 512)`` activations.
+    """
+    return max(1, int(PASS_BYTES // (4 * length * (6 * length + 2048))))
+
+
 def as_tensor(arr: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
     """A float32 tensor of ``arr`` on ``device`` (copied when read-only, e.g. features read zero-copy from Arrow)."""
     x = np.ascontiguousarray(arr, dtype=np.float32)
@@ -364,7 +377,7 @@ class HLNetScorer:
         i = 0
         while i < len(inputs):
             t = inputs[i][0].shape[1]
-            budget = max(1, int(128e6 // (4 * t * (6 * t + 1024))))
+            budget = rows_per_pass(t)
             group = [inputs[i]]
             rows = inputs[i][0].shape[0]
             while i + len(group) < len(inputs) and inputs[i + len(group)][0].shape[1] == t:

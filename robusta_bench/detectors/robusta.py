@@ -31,7 +31,7 @@ from torch.nn import functional as F
 from ..seeding import rng_for
 from .base import DETECTORS, Detector, ScoreOut, TrainSet
 from .gmm import GMMConfig, ModalityGMM, fit_modality_gmm, fusion_weights
-from .hlnet import DROPOUT, HLNet, as_tensor
+from .hlnet import DROPOUT, HLNet, as_tensor, rows_per_pass
 from .mil import cap_length, pad_batch
 
 ALIGNS = ("project", "pad")
@@ -92,7 +92,7 @@ class _RobustAScorer:
         (chunk, T, T) adjacencies within ~128 MB.
         """
         n, t = x.shape[0], x.shape[1]
-        step = max(1, int(128e6 // (4 * t * (6 * t + 2048))))
+        step = rows_per_pass(t)
         offs, ons = [], []
         for i in range(0, n, step):
             off, on = self.net.detector(x[i : i + step], None)
