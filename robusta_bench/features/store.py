@@ -3,7 +3,7 @@
 Layout (readable with pyarrow/pandas alone, without this package)::
 
     STORE/
-      store.json                                  {"type": "feature_store", "schema_version": 1}
+      store.json                                  {"type": "feature_store", "schema_version": 2}
       <extractor>/<variant-slug>/index.json       one group: an extractor x a variant
       <extractor>/<variant-slug>/part-00000.parquet
 
@@ -14,8 +14,14 @@ the variant, a content key (sha256 over both), and for every shard its path,
 rows, bytes, sha256 and the videos it holds, plus per-video errors.
 
 Each shard row is one (video, crop, segment) with columns ``name`` (string),
-``crop`` (int16), ``segment`` (int32) and ``feature`` (fixed-size list of
-float32, or float16 when asked). A video's rows are contiguous, crop-major.
+``crop`` (int16), ``segment`` (int32) and ``feature``. A video's rows are
+contiguous, crop-major. Since schema 2, ``feature`` is a ``fixed_size_binary``
+column holding each row's ``dim`` little-endian float32 (or float16) values,
+uncompressed, with field metadata ``dtype`` and ``dim``: decoding is a buffer
+view (``np.frombuffer(col.buffers()[1], dtype).reshape(-1, dim)``), ~9x faster
+than the ``fixed_size_list<float>`` column of schema 1, whose rep/def levels
+made Parquet decoding the evaluation's bottleneck (BENCHMARKS.md). Schema-1
+shards (``fixed_size_list``) are still read, and a group may mix both.
 
 Writes are atomic: a shard is written under a temporary name and renamed, then
 the index is rewritten atomically. A shard that is on disk but not in the index
@@ -38,7 +44,7 @@ import pyarrow.parquet as pq
 
 from ..files import atomic_path, atomic_write_json, read_json, sha256_file
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STORE_FILE = "store.json"
 INDEX_FILE = "index.json"
 _SLUG_RE = re.compile(r"^(?P<c>[a-z0-9_]+)-s(?P<s>[1-5])-seed(?P<seed>\d+)$")
@@ -161,7 +167,14 @@ class FeatureStore:
         dtype: str = "float32",
         shard_rows: int = 50_000,
     ) -> "GroupWriter":
-        """Open (or resume) a group for writing. See :class:`GroupWriter`."""
+        """Open (or resume) a group for writing. See :class:`GroupWriter`.
+
+        New shards use the current schema; a schema-1 store's marker is raised
+        to it, so an older robusta-bench refuses the store instead of misreading it.
+        """
+        marker = self.root / STORE_FILE
+        if int(read_json(marker).get("schema_version", -1)) < SCHEMA_VERSION:
+            atomic_write_json(marker, {"type": "feature_store", "schema_version": SCHEMA_VERSION})
         return GroupWriter(
             self.group_dir(extractor, variant),
             extractor=extractor,
@@ -213,13 +226,37 @@ class FeatureStore:
         return problems
 
 
+def shard_features(column: pa.ChunkedArray | pa.Array, field: pa.Field | None = None) -> np.ndarray:
+    """A shard's ``feature`` column as a ``(rows, dim)`` array (either schema; zero-copy when possible).
+
+    Schema 2 (``fixed_size_binary``) is viewed with the ``dtype`` / ``dim`` of
+    the field metadata (float32 when absent); schema 1 (``fixed_size_list``)
+    is flattened.
+    """
+    col = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if pa.types.is_fixed_size_binary(col.type):
+        meta = (field.metadata or {}) if field is not None else {}
+        dtype = np.dtype(meta.get(b"dtype", b"float32").decode()).newbyteorder("<")
+        dim = int(meta.get(b"dim", str(col.type.byte_width // dtype.itemsize).encode()))
+        if dim * dtype.itemsize != col.type.byte_width:
+            raise StoreError(f"feature column of {col.type.byte_width} bytes per row cannot hold {dim} x {dtype}")
+        if col.null_count:
+            raise StoreError("feature column has null rows")
+        buf = col.buffers()[1]
+        start = col.offset * col.type.byte_width
+        flat = np.frombuffer(buf, dtype=dtype, count=len(col) * dim, offset=start)
+        return flat.reshape(len(col), dim)
+    if pa.types.is_fixed_size_list(col.type):
+        values = col.flatten().to_numpy(zero_copy_only=False)
+        return values.reshape(len(col), col.type.list_size)
+    raise StoreError(f"feature column has type {col.type}; expected fixed_size_binary or fixed_size_list")
+
+
 def _read_shard(path: Path, n_crops: int, wanted: set[str] | None) -> Iterator[tuple[str, np.ndarray]]:
     table = pq.read_table(path, columns=["name", "crop", "segment", "feature"])
     names = table.column("name").to_numpy(zero_copy_only=False)
-    feat_col = table.column("feature").combine_chunks()
-    dim = feat_col.type.list_size
-    values = feat_col.flatten().to_numpy(zero_copy_only=False)
-    feats = values.reshape(len(names), dim)
+    feats = shard_features(table.column("feature"), table.schema.field("feature"))
+    dim = feats.shape[1]
     if len(names) == 0:
         return
     # contiguous runs of the same name
@@ -230,7 +267,7 @@ def _read_shard(path: Path, n_crops: int, wanted: set[str] | None) -> Iterator[t
         if wanted is not None and name not in wanted:
             continue
         arr = feats[a:b].astype(np.float32, copy=False).reshape(n_crops, (b - a) // n_crops, dim)
-        yield name, np.ascontiguousarray(arr)
+        yield name, arr  # contiguous rows: a read-only view of the shard's buffer for float32
 
 
 @dataclass
@@ -328,7 +365,12 @@ class GroupWriter:
         table = self._table(self._buf)
         final = self.gdir / part
         with atomic_path(final) as tmp:
-            pq.write_table(table, tmp, compression="zstd")
+            # features stay uncompressed (float features barely compress, and a plain buffer decodes at memory
+            # speed); names, crops and segments compress well
+            pq.write_table(
+                table, tmp, compression={"name": "zstd", "crop": "zstd", "segment": "zstd", "feature": "none"},
+                use_dictionary=["name"],
+            )
         entry = {
             "path": part,
             "rows": table.num_rows,
@@ -337,6 +379,7 @@ class GroupWriter:
             "videos": [n for n, _ in self._buf],
         }
         self._index["files"].append(entry)
+        self._index["schema_version"] = SCHEMA_VERSION  # a resumed schema-1 group now also holds schema-2 shards
         for n, _ in self._buf:
             self._index["errors"].pop(n, None)
             self.done.add(n)
@@ -357,14 +400,20 @@ class GroupWriter:
             crops.append(np.repeat(np.arange(c, dtype=np.int16), t))
             segs.append(np.tile(np.arange(t, dtype=np.int32), c))
             feats.append(arr.reshape(c * t, d).astype(self.dtype, copy=False))
-        flat = np.concatenate(feats).reshape(-1) if feats else np.zeros(0, self.dtype)
-        value_type = pa.float16() if self.dtype == "float16" else pa.float32()
-        feature = pa.FixedSizeListArray.from_arrays(pa.array(flat, type=value_type), self.feature_dim)
-        return pa.table(
-            {
-                "name": pa.array(names, type=pa.string()),
-                "crop": pa.array(np.concatenate(crops) if crops else np.zeros(0, np.int16)),
-                "segment": pa.array(np.concatenate(segs) if segs else np.zeros(0, np.int32)),
-                "feature": feature,
-            }
+        dtype = np.dtype(self.dtype).newbyteorder("<")
+        flat = np.ascontiguousarray(np.concatenate(feats) if feats else np.zeros((0, self.feature_dim)), dtype=dtype)
+        width = self.feature_dim * dtype.itemsize
+        feature = pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), flat.shape[0], [None, pa.py_buffer(flat)])
+        field_ = pa.field("feature", pa.binary(width), nullable=False,
+                          metadata={"dtype": self.dtype, "dim": str(self.feature_dim)})
+        schema = pa.schema([pa.field("name", pa.string()), pa.field("crop", pa.int16()),
+                            pa.field("segment", pa.int32()), field_])
+        return pa.Table.from_arrays(
+            [
+                pa.array(names, type=pa.string()),
+                pa.array(np.concatenate(crops) if crops else np.zeros(0, np.int16)),
+                pa.array(np.concatenate(segs) if segs else np.zeros(0, np.int32)),
+                feature,
+            ],
+            schema=schema,
         )
