@@ -165,3 +165,26 @@ def test_rejects_bad_options_and_inputs(data):
         build_detector("robusta", visual_dim=24, audio_dim=8).fit(TrainSet(ts.names, ts.labels, ts.visual), TrainConfig(epochs=1))
     with pytest.raises(ValueError, match="24/8-d"):
         build_detector("robusta", visual_dim=32, audio_dim=8).fit(ts, TrainConfig(epochs=1))
+
+
+@pytest.mark.parametrize("align", ["project", "pad"])
+def test_audio_states_in_audio_space_equal_the_aligned_forward(align):
+    """audio_states computes the first layer and cosine similarity in the audio space; the scores equal the
+    detector run on the materialised aligned audio (projection or zero padding), for both alignments."""
+    import torch
+
+    torch.manual_seed(3)
+    det = RobustADetector(visual_dim=24, audio_dim=6, align=align)
+    det.net.reset_parameters()
+    with torch.no_grad():
+        if det.net.projection is not None:
+            det.net.projection.bias.normal_()  # a non-zero offset exercises the affine terms
+    rng = np.random.default_rng(4)
+    aud = {"x": rng.standard_normal((30, 6)).astype(np.float32), "y": rng.random((30, 6)).astype(np.float32) * 3}
+    sc = det.scorer()
+    many = sc.audio_states(aud, 30)
+    for k, a in aud.items():
+        with torch.no_grad():
+            off, on = det.net.detector(det.net.embed_audio(torch.as_tensor(a)[None]), None)
+        np.testing.assert_allclose(many[k]["off"], torch.sigmoid(off[0, :, 0]).numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(many[k]["on"], torch.sigmoid(on[0, :, 0]).numpy(), rtol=1e-5, atol=1e-6)

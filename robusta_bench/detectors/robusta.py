@@ -140,13 +140,27 @@ class _RobustAScorer:
 
     @torch.no_grad()
     def audio_states(self, inputs: Mapping[Any, np.ndarray | None], length: int) -> dict[Any, dict[str, Any] | None]:
-        """:meth:`audio_state` of several inputs of one video (same ``length``), in one network pass."""
+        """:meth:`audio_state` of several inputs of one video (same ``length``), in one network pass.
+
+        The alignment is affine and the detector's first layer and cosine
+        similarity see it only through products, so both are computed in the
+        audio space (:meth:`_aligned_inputs`) and the ``dv``-d aligned audio is
+        never materialised.
+        """
         keys = [k for k, v in inputs.items() if v is not None]
         out: dict[Any, dict[str, Any] | None] = {k: None for k, v in inputs.items() if v is None}
         if not keys:
             return out
         a = np.stack([np.ascontiguousarray(inputs[k][:length], dtype=np.float32) for k in keys])  # (K, T, da)
-        off, on = self._heads(self.net.embed_audio(torch.as_tensor(a, device=self.device)))
+        pre, cos = self._aligned_inputs(torch.as_tensor(a, device=self.device))
+        n, t = pre.shape[0], pre.shape[1]
+        step = rows_per_pass(t)
+        offs, ons = [], []
+        for i in range(0, n, step):
+            off, on = self.net.detector.tail(pre[i : i + step], cos[i : i + step], None)
+            offs.append(torch.sigmoid(off[..., 0]).cpu().numpy())
+            ons.append(torch.sigmoid(on[..., 0]).cpu().numpy())
+        off, on = np.concatenate(offs), np.concatenate(ons)
         nll, logw = self._health("audio", a.reshape(-1, a.shape[-1]))
         for j, k in enumerate(keys):
             rows = slice(j * length, (j + 1) * length)
@@ -157,6 +171,30 @@ class _RobustAScorer:
                 "logw": None if logw is None else logw[rows],
             }
         return out
+
+    def _aligned_inputs(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """First-layer pre-activation (K, T, 512) and cosine similarity (K, T, T) of aligned audio (K, T, da).
+
+        With the alignment ``x = a P^T + p`` (``pad``: ``P = [I; 0]``, ``p = 0``):
+        ``conv1d1(x) = a (W P)^T + (W p + b)`` and
+        ``x x^T = a (P^T P) a^T + (a u) 1^T + 1 (a u)^T + |p|^2`` with ``u = P^T p``.
+        """
+        w1 = self.net.detector.conv1d1.weight[:, :, 0]  # (512, dv)
+        b1 = self.net.detector.conv1d1.bias
+        proj = self.net.projection
+        da = audio.shape[-1]
+        if proj is None:
+            pre = audio.matmul(w1[:, :da].T) + b1
+            gram = audio.matmul(audio.transpose(1, 2))
+        else:
+            p_w, p_b = proj.weight, proj.bias  # (dv, da), (dv,)
+            pre = audio.matmul((w1 @ p_w).T) + (w1 @ p_b + b1)
+            au = audio.matmul(p_w.T @ p_b)  # (K, T)
+            gram = audio.matmul(p_w.T @ p_w).matmul(audio.transpose(1, 2))
+            gram = gram + au[:, :, None] + au[:, None, :] + p_b.dot(p_b)
+        norm = torch.diagonal(gram, dim1=1, dim2=2).clamp_min(0).sqrt().unsqueeze(-1)
+        cos = gram / (norm.matmul(norm.transpose(1, 2)) + 1e-20)
+        return pre, cos
 
     @torch.no_grad()
     def audio_state(self, audio: np.ndarray | None, length: int) -> dict[str, Any] | None:
