@@ -26,6 +26,7 @@ demo: install
 bench: install
 	$(PY) benchmarks/corruptions.py
 	$(PY) benchmarks/extract.py
+	$(PY) benchmarks/store_read.py
 	$(PY) benchmarks/evaluate.py
 
 clean:
