@@ -143,6 +143,21 @@ def write_store(root: Path, n_test: int, n_train: int, segments: int, crops: int
     return root / "store", root / "manifest.csv", root / "annotations.txt"
 
 
+def compare_results(mine: Path, other: Path) -> list[str]:
+    """Markdown lines: the largest AP differences (points) between two results.csv of the same grid."""
+    import pandas as pd
+
+    key = ["seed", "method", "table", "setting", "level"]
+    a, b = pd.read_csv(mine), pd.read_csv(other)
+    both = a.merge(b, on=key, suffixes=("", "_other"))
+    if both.empty:
+        return []
+    cols = ["ap", "ap_online", "ap_sklearn", "auc"]
+    diffs = {c: 100 * (both[c] - both[f"{c}_other"]).abs() for c in cols}
+    cells = ", ".join(f"{c} max {d.max():.4f} / mean {d.mean():.4f}" for c, d in diffs.items())
+    return [f"Against {other.parent.name} ({len(both)} rows, points): {cells}.", ""]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--videos", type=int, default=800, help="test videos (XD-Violence: 800)")
@@ -154,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--method", default="robusta")
     p.add_argument("--baseline", default="hlnet", help="'none' for no baseline")
     p.add_argument("--threads", type=int, default=2, help="torch threads")
+    p.add_argument("--precision", default="float32", choices=("float32", "bfloat16"), help="scoring precision")
     p.add_argument("--workdir", type=Path, default=None, help="where to write the store (default: a temp folder)")
     p.add_argument("--keep", action="store_true", help="keep the store (and reuse it when --workdir already has one)")
     p.add_argument("--no-write", action="store_true", help="do not write benchmarks/results/evaluate.md")
@@ -200,17 +216,17 @@ def main(argv: list[str] | None = None) -> int:
 
         from robusta_bench.evaluation.runner import evaluate
 
-        out = work / "results"
+        out = work / f"results-{args.precision}"
         t2 = time.perf_counter()
         res = evaluate(store, manifest, annotations, methods=(args.method,), baseline=baseline, corruptions="all",
-                       tables=("I",), checkpoints=ckpts, out_dir=out, seeds=(0,))
+                       tables=("I",), checkpoints=ckpts, out_dir=out, seeds=(0,), precision=args.precision)
         wall = time.perf_counter() - t2
         tm = res.timings
         settings = res.rows.loc[res.rows["table"] == "I", "setting"].nunique()
         n_ap = len(res.rows)
         detector_s = tm.get("score_total_s", 0.0) - tm.get("read_s", 0.0)
         lines = [
-            f"## Table I grid: {args.method}" + (f" vs {baseline}" if baseline else ""),
+            f"## Table I grid: {args.method}" + (f" vs {baseline}" if baseline else "") + f", {args.precision}",
             "",
             f"Command: `.venv/bin/python benchmarks/evaluate.py {' '.join(shlex.quote(a) for a in (argv or sys.argv[1:]))}`",
             "",
@@ -233,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
             f"Budget {BUDGET_S:.0f} s: ratio {wall / BUDGET_S:.2f} ({'within' if wall <= BUDGET_S else 'over'} budget).",
             "",
         ]
+        other = work / f"results-{'bfloat16' if args.precision == 'float32' else 'float32'}" / "results.csv"
+        if other.exists():  # the same grid scored at the other precision: how far apart are the APs?
+            lines += compare_results(out / "results.csv", other)
         text = "\n".join(lines)
         print(text)
         if not args.no_write:

@@ -130,6 +130,15 @@ def test_missing_variant_is_a_clear_error(data, tmp_path):
     assert res.exit_code == 2 and "fog-s5-seed0" in res.output
 
 
+def test_precision_option_reaches_the_scorers(data, tmp_path):
+    """--precision is checked by click and passed down: a detector without it refuses bfloat16 by name."""
+    res = CliRunner().invoke(cli, _args(data, tmp_path / "r", "--precision", "float16"))
+    assert res.exit_code == 2 and "float16" in res.output
+    res = CliRunner().invoke(cli, _args(data, tmp_path / "r", "--precision", "bfloat16"))
+    assert res.exit_code == 2 and "does not support precision 'bfloat16'" in res.output
+    assert not (tmp_path / "r" / "results.csv").exists()
+
+
 def test_bad_video_is_reported_and_the_rest_evaluated(tmp_path):
     # one test video is missing from the fog group (its extraction "failed")
     bad = sup.video_name(10 + 3, 0)

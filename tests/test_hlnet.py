@@ -117,7 +117,7 @@ def test_scorer_equals_forward_on_concatenation(official):
 @pytest.fixture(params=["one pass", "small passes"])
 def pass_size(request, monkeypatch):
     """Run a test with the default inference pass size and with passes of 3 sequences (long-video path)."""
-    import robusta_bench.detectors.hlnet as hl
+    import robusta_bench.detectors.inference as hl
 
     if request.param == "small passes":
         monkeypatch.setattr(hl, "PASS_BYTES", 3 * 4 * 19 * (6 * 19 + 2048))

@@ -22,10 +22,11 @@ With a ``seq_len`` only the two softmaxed adjacencies are masked; the distance
 adjacency and the convolutions see the padded steps, exactly like the official
 code (so a padded sample's valid steps differ from an unpadded run).
 
-The tail after ``conv1d1`` is shared with :class:`HLNetScorer`, the fast
-evaluation path that exploits the linearity of ``conv1d1`` and of the Gram
-matrix to score many (visual, audio) combinations without recomputing the
-visual part.
+This module is the reference port (training and the forward pass the parity
+tests check); scoring goes through :mod:`.inference` (:class:`HLNetScorer`,
+a fused tail with the same function, tested against this one), which
+exploits the linearity of ``conv1d1`` and of the Gram matrix to score many
+(visual, audio) combinations without recomputing the visual part.
 
 Registered detectors (:class:`HLNetDetector`): ``hlnet`` (early fusion, input
 ``concat(visual crop, audio)``), ``visual-only`` and ``audio-only`` (the same
@@ -45,12 +46,20 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .base import DETECTORS, Detector, ScoreOut, TrainSet
+from .base import DETECTORS, Detector, TrainSet
+from .graph import (  # noqa: F401 - re-exported: the network's building blocks
+    SCORE_TEMPERATURE,
+    SIM_THRESHOLD,
+    _masked_softmax,
+    as_tensor,
+    conv_time,
+    cosine_similarity,
+    distance_adjacency,
+    holistic_adjacency,
+    score_adjacency,
+)
+from .inference import HLNetScorer
 
-#: Similarity threshold of the holistic adjacency (official value).
-SIM_THRESHOLD = 0.7
-#: Temperature of the score adjacency's sigmoid (official value).
-SCORE_TEMPERATURE = 0.1
 #: Dropout of the official code (the paper says 0.7).
 DROPOUT = 0.6
 HIDDEN = 128
@@ -76,53 +85,6 @@ class GraphConvolution(nn.Module):
         return out + x
 
 
-#: memory one inference pass may take for its (rows, T, T) adjacencies and (rows, T, 512) activations
-PASS_BYTES = 128e6
-
-
-def rows_per_pass(length: int) -> int:
-    """Sequences of ``length`` snippets one inference pass may hold within :data:`PASS_BYTES` (at least 1).
-
-    Per sequence: ~6 float32 ``(T, T)`` maps (similarities, three adjacencies,
-    temporaries) and ~4 ``(T, 512)`` activations.
-    """
-    return max(1, int(PASS_BYTES // (4 * length * (6 * length + 2048))))
-
-
-def as_tensor(arr: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
-    """A float32 tensor of ``arr`` on ``device`` (copied when read-only, e.g. features read zero-copy from Arrow)."""
-    x = np.ascontiguousarray(arr, dtype=np.float32)
-    if not x.flags.writeable:
-        x = x.copy()
-    return torch.as_tensor(x, device=device)
-
-
-def conv_time(x: torch.Tensor, conv: nn.Conv1d, pads: tuple[int, int] | None = None) -> torch.Tensor:
-    """``conv`` over time of ``(B, T, C)`` features, returned as ``(B, T', out)``.
-
-    The same function as ``conv(x.permute(0, 2, 1)).permute(0, 2, 1)`` (``pads``:
-    explicit (left, right) zero padding instead of the conv's own), computed
-    in the ``(B, T, C)`` layout without transposes: a kernel-1 conv is a
-    linear layer; a kernel-k conv is one product with all k taps,
-    ``Y = x_pad W_taps`` (B, T + pads, k, out), summed along the shifted
-    diagonals ``y[t] = sum_j Y[t + j, j]``. On CPU this is 1.5-3x faster than
-    ``conv1d`` on transposed tensors.
-    """
-    w = conv.weight  # (out, in, k)
-    out_ch, _, k = w.shape
-    left, right = (conv.padding[0], conv.padding[0]) if pads is None else pads
-    if k == 1 and left == right == 0:
-        return F.linear(x, w[:, :, 0], conv.bias)
-    if left or right:
-        x = F.pad(x, (0, 0, left, right))
-    taps = F.linear(x, w.permute(2, 0, 1).reshape(k * out_ch, -1)).view(x.shape[0], x.shape[1], k, out_ch)
-    n = x.shape[1] - k + 1
-    y = taps[:, 0:n, 0]
-    for j in range(1, k):
-        y = y + taps[:, j : j + n, j]
-    return y if conv.bias is None else y + conv.bias
-
-
 class SimilarityAdj(nn.Module):
     """Parameters of the official (unused) learned similarity; kept for strict loading."""
 
@@ -140,10 +102,7 @@ class DistanceAdj(nn.Module):
         self.sigma = nn.Parameter(torch.full((1,), 0.1))
 
     def forward(self, batch: int, length: int, device: torch.device | None = None) -> torch.Tensor:
-        idx = torch.arange(length, dtype=torch.float32, device=device)
-        dist = (idx[:, None] - idx[None, :]).abs()
-        adj = torch.exp(-dist / torch.exp(torch.tensor(1.0, device=device)))
-        return adj.unsqueeze(0).expand(batch, length, length)
+        return distance_adjacency(length, device).unsqueeze(0).expand(batch, length, length)
 
 
 class HLNet(nn.Module):
@@ -216,41 +175,6 @@ class HLNet(nn.Module):
         return offline, online
 
 
-def cosine_similarity(x: torch.Tensor) -> torch.Tensor:
-    """Official cosine similarity ``x x^T / (|x| |x|^T + 1e-20)`` of (B, T, F) -> (B, T, T)."""
-    gram = x.matmul(x.transpose(1, 2))
-    norm = torch.linalg.vector_norm(x, dim=2, keepdim=True)
-    return gram / (norm.matmul(norm.transpose(1, 2)) + 1e-20)
-
-
-def _masked_softmax(a: torch.Tensor, seq_len: torch.Tensor | None) -> torch.Tensor:
-    """Softmax over the last axis; with ``seq_len`` only the top-left valid block (zeros elsewhere).
-
-    Equal to the official per-sample ``out[i, :n, :n] = softmax(a[i, :n, :n])``,
-    computed for the whole batch at once (invalid columns get ``-inf``, invalid
-    rows are zeroed afterwards, so no NaN appears in the forward or backward pass).
-    """
-    if seq_len is None:
-        return torch.softmax(a, dim=-1)
-    steps = torch.arange(a.shape[-1], device=a.device)
-    valid = steps[None, :] < torch.as_tensor(seq_len, device=a.device)[:, None]  # (B, T)
-    out = torch.softmax(a.masked_fill(~valid[:, None, :], float("-inf")), dim=-1)
-    return out * valid[:, :, None].to(out.dtype)
-
-
-def holistic_adjacency(cos: torch.Tensor, seq_len: torch.Tensor | None = None) -> torch.Tensor:
-    """Thresholded (``<= 0.7`` -> 0) similarity, softmaxed per row over the valid block."""
-    return _masked_softmax(F.threshold(cos, SIM_THRESHOLD, 0.0), seq_len)
-
-
-def score_adjacency(logits: torch.Tensor, seq_len: torch.Tensor | None = None) -> torch.Tensor:
-    """Adjacency from the online scores: ``sigmoid((1 - |s_i - s_j| - 0.5) / 0.1)``, softmaxed."""
-    s = torch.sigmoid(logits)  # (B, T, 1)
-    a = 1.0 - (s - s.transpose(1, 2)).abs()
-    a = 1.0 / (1.0 + torch.exp(-(a - 0.5) / SCORE_TEMPERATURE))
-    return _masked_softmax(a, seq_len)
-
-
 def load_official_checkpoint(path: str, feature_size: int = 1152, map_location: str = "cpu") -> HLNet:
     """Build :class:`HLNet` and load an official XDVioDet state_dict with ``strict=True`` (eval mode)."""
     state = torch.load(path, map_location=map_location, weights_only=True)
@@ -259,145 +183,6 @@ def load_official_checkpoint(path: str, feature_size: int = 1152, map_location: 
     model = HLNet(feature_size=feature_size)
     model.load_state_dict(state, strict=True)
     return model.eval()
-
-
-class HLNetScorer:
-    """Fast inference for HL-Net on concatenated ``[visual | audio]`` inputs.
-
-    ``conv1d1`` is linear and the cosine similarity is built from the Gram
-    matrix, so both split over the concatenation: the visual part
-    (``W_v x_v`` and ``x_v x_v^T``) is computed once per visual input and
-    combined with any audio input. A missing modality contributes zeros, which
-    is what a zero-filled part of the concatenation gives. ``visual_dim`` or
-    ``audio_dim`` may be 0 (single-modality HL-Net).
-    """
-
-    def __init__(self, model: HLNet, visual_dim: int, audio_dim: int, device: str | torch.device = "cpu") -> None:
-        if visual_dim + audio_dim != model.feature_size:
-            raise ValueError(f"visual_dim + audio_dim = {visual_dim + audio_dim} != model feature_size {model.feature_size}")
-        self.model = model.eval()
-        self.visual_dim = int(visual_dim)
-        self.audio_dim = int(audio_dim)
-        self.device = torch.device(device)
-        w = model.conv1d1.weight[:, :, 0]  # (512, F)
-        self.w_visual = w[:, : self.visual_dim].T.contiguous()  # (dv, 512)
-        self.w_audio = w[:, self.visual_dim :].T.contiguous()  # (da, 512)
-        self.bias = model.conv1d1.bias
-
-    @torch.no_grad()
-    def visual_state(self, visual: np.ndarray | None, length: int) -> dict[str, Any]:
-        """Per-crop ``W_v x_v`` and Gram matrix of visual ``(crops, T, dv)``; None = missing (zeros)."""
-        if visual is None or self.visual_dim == 0:
-            return {"pre": None, "gram": None, "sq": None, "crops": 1, "T": length}
-        if visual.ndim != 3 or visual.shape[2] != self.visual_dim:
-            raise ValueError(f"visual features must be (crops, T, {self.visual_dim}), got {visual.shape}")
-        x = as_tensor(visual[:, :length], self.device)
-        return {
-            "pre": x.matmul(self.w_visual),
-            "gram": x.matmul(x.transpose(1, 2)),
-            "sq": (x * x).sum(-1),
-            "crops": x.shape[0],
-            "T": length,
-        }
-
-    @torch.no_grad()
-    def audio_state(self, audio: np.ndarray | None, length: int) -> dict[str, Any]:
-        """``W_a x_a`` and Gram matrix of audio ``(T, da)``; None = missing (zeros)."""
-        if audio is None or self.audio_dim == 0:
-            return {"pre": None, "gram": None, "sq": None, "T": length}
-        if audio.ndim != 2 or audio.shape[1] != self.audio_dim:
-            raise ValueError(f"audio features must be (T, {self.audio_dim}), got {audio.shape}")
-        x = as_tensor(audio[:length], self.device)
-        return {"pre": x.matmul(self.w_audio), "gram": x.matmul(x.T), "sq": (x * x).sum(-1), "T": length}
-
-    @torch.no_grad()
-    def visual_states(self, inputs: Mapping[Any, np.ndarray | None], length: int) -> dict[Any, dict[str, Any]]:
-        """:meth:`visual_state` of several inputs of one video (same ``length``), one matrix product for all."""
-        keys = [k for k, v in inputs.items() if v is not None and self.visual_dim]
-        out = {k: self.visual_state(None, length) for k in inputs if k not in keys}
-        if not keys:
-            return out
-        for k in keys:
-            if inputs[k].ndim != 3 or inputs[k].shape[2] != self.visual_dim:
-                raise ValueError(f"visual features must be (crops, T, {self.visual_dim}), got {inputs[k].shape}")
-        arrs = [np.ascontiguousarray(inputs[k][:, :length], dtype=np.float32) for k in keys]
-        x = torch.as_tensor(np.concatenate(arrs), device=self.device)
-        pre = x.matmul(self.w_visual)
-        gram = x.matmul(x.transpose(1, 2))
-        sq = (x * x).sum(-1)
-        start = 0
-        for k, a in zip(keys, arrs):
-            c = a.shape[0]
-            part = slice(start, start + c)
-            out[k] = {"pre": pre[part], "gram": gram[part], "sq": sq[part], "crops": c, "T": length}
-            start += c
-        return out
-
-    def _tail_inputs(self, vs: dict[str, Any], as_: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
-        """``conv1d1`` pre-activation (crops, T, 512) and cosine similarity (crops, T, T) of one combination."""
-        if vs["pre"] is None and as_["pre"] is None and self.visual_dim and self.audio_dim:
-            raise ValueError("both modalities are missing: nothing to score")
-        t = vs["T"]
-        crops = vs["crops"]
-        # fresh tensors (the tail may work in place on ``pre``)
-        pre = self.bias.detach().view(1, 1, -1).repeat(crops, t, 1)
-        gram = torch.zeros(crops, t, t, device=self.device)
-        sq = torch.zeros(crops, t, device=self.device)
-        if vs["pre"] is not None:
-            pre += vs["pre"]
-            gram += vs["gram"]
-            sq += vs["sq"]
-        if as_["pre"] is not None:
-            pre += as_["pre"].unsqueeze(0)
-            gram += as_["gram"].unsqueeze(0)
-            sq += as_["sq"].unsqueeze(0)
-        norm = sq.clamp_min(0).sqrt().unsqueeze(-1)
-        cos = gram / (norm.matmul(norm.transpose(1, 2)) + 1e-20)
-        return pre, cos
-
-    @torch.no_grad()
-    def combine(self, vs: dict[str, Any], as_: dict[str, Any], fusion: str | None = None) -> ScoreOut:
-        """Scores of one video: mean over crops of ``sigmoid`` of both heads, each ``(T,)``.
-
-        HL-Net fuses by concatenation, so ``fusion`` must be None. A modality
-        whose state is empty (missing, or not an input of this network)
-        contributes zeros; both empty is an error.
-        """
-        return self.combine_many([(vs, as_)], fusion)[0]
-
-    @torch.no_grad()
-    def combine_many(
-        self, pairs: list[tuple[dict[str, Any], dict[str, Any]]], fusion: str | None = None
-    ) -> list[ScoreOut]:
-        """:meth:`combine` of several (visual, audio) state pairs of one video: one network pass per ~128 MB."""
-        if fusion is not None:
-            raise ValueError(f"HL-Net fuses by concatenation; fusion rule {fusion!r} does not apply")
-        inputs = [self._tail_inputs(vs, as_) for vs, as_ in pairs]
-        out: list[ScoreOut] = []
-        i = 0
-        while i < len(inputs):
-            t = inputs[i][0].shape[1]
-            budget = rows_per_pass(t)
-            group = [inputs[i]]
-            rows = inputs[i][0].shape[0]
-            while i + len(group) < len(inputs) and inputs[i + len(group)][0].shape[1] == t:
-                nxt = inputs[i + len(group)][0].shape[0]
-                if rows + nxt > budget:
-                    break
-                group.append(inputs[i + len(group)])
-                rows += nxt
-            pre = torch.cat([g[0] for g in group]) if len(group) > 1 else group[0][0]
-            cos = torch.cat([g[1] for g in group]) if len(group) > 1 else group[0][1]
-            off, on = self.model.tail(pre, cos, None)
-            off = torch.sigmoid(off[..., 0]).cpu().numpy().astype(np.float64)
-            on = torch.sigmoid(on[..., 0]).cpu().numpy().astype(np.float64)
-            start = 0
-            for g in group:
-                c = g[0].shape[0]
-                out.append(ScoreOut(off[start : start + c].mean(0), on[start : start + c].mean(0)))
-                start += c
-            i += len(group)
-        return out
 
 
 # --------------------------------------------------------------------------- detectors
@@ -491,10 +276,11 @@ class HLNetDetector(Detector):
         return tlog
 
     # ------------------------------------------------------------------ scoring
-    def scorer(self, device: str = "cpu") -> HLNetScorer:
-        """A :class:`HLNetScorer` on ``device`` (the network is moved there)."""
+    def scorer(self, device: str = "cpu", precision: str = "float32") -> HLNetScorer:
+        """A :class:`~.inference.HLNetScorer` on ``device`` (the network is moved there); see
+        :mod:`.inference` for ``precision``."""
         self.net.to(device).eval()
-        return HLNetScorer(self.net, self.input_dims[0], self.input_dims[1], device)
+        return HLNetScorer(self.net, self.input_dims[0], self.input_dims[1], device, precision)
 
     # ---------------------------------------------------------------- save/load
     def state(self) -> tuple[dict[str, Any], dict[str, Any]]:

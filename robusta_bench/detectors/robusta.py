@@ -31,7 +31,9 @@ from torch.nn import functional as F
 from ..seeding import rng_for
 from .base import DETECTORS, Detector, ScoreOut, TrainSet
 from .gmm import GMMConfig, ModalityGMM, fit_modality_gmm, fusion_weights
-from .hlnet import DROPOUT, HLNet, as_tensor, rows_per_pass
+from .graph import as_tensor, cosine_from_gram
+from .hlnet import DROPOUT, HLNet
+from .inference import FusedTail, SharedInputs, check_visual, compute_dtype, product, rows_per_pass
 from .mil import cap_length, pad_batch
 
 ALIGNS = ("project", "pad")
@@ -72,32 +74,47 @@ class RobustANet(nn.Module):
 
 
 class _RobustAScorer:
-    """Scores each modality alone, then fuses (see the module docstring)."""
+    """Scores each modality alone, then fuses (see the module docstring).
 
-    def __init__(self, det: "RobustADetector", device: str) -> None:
+    The batched :meth:`visual_states` / :meth:`audio_states` (what the
+    evaluation uses) run the detector through the inference fast path
+    (:mod:`.inference`); the one-input :meth:`visual_state` /
+    :meth:`audio_state` run the reference network, and the tests check that
+    both agree.
+    """
+
+    def __init__(self, det: "RobustADetector", device: str, precision: str = "float32") -> None:
         self.det = det
         self.device = torch.device(device)
         self.net = det.net.to(self.device).eval()
+        self.precision = precision
+        dt = compute_dtype(precision)
+        with torch.no_grad():
+            conv1 = self.net.detector.conv1d1
+            self.w1 = conv1.weight[:, :, 0].T.contiguous().to(dt)  # (dv, 512)
+            self.b1 = conv1.bias.detach().clone()
+        self.tail = FusedTail(self.net.detector, precision)
+        self._audio_maps: tuple | None = None
 
     @torch.no_grad()
     def _run(self, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        off, on = self._heads(x)
-        return off.mean(0), on.mean(0)
+        off, on = self.net.detector(x, None)
+        return torch.sigmoid(off[..., 0]).mean(0).cpu().numpy(), torch.sigmoid(on[..., 0]).mean(0).cpu().numpy()
 
     @torch.no_grad()
-    def _heads(self, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """Sigmoid of both heads for every sequence of ``x`` (N, T, dv): two (N, T) arrays.
+    def _tails(self, pre: torch.Tensor, cos: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Sigmoid of both heads (two (N, T) arrays) of first-layer pre-activations (N, T, 512) and cosines (N, T, T).
 
-        Sequences run through the network together, in chunks that keep the
+        Sequences run through the fused tail together, in chunks that keep the
         (chunk, T, T) adjacencies within ~128 MB.
         """
-        n, t = x.shape[0], x.shape[1]
+        n, t = pre.shape[0], pre.shape[1]
         step = rows_per_pass(t)
         offs, ons = [], []
         for i in range(0, n, step):
-            off, on = self.net.detector(x[i : i + step], None)
-            offs.append(torch.sigmoid(off[..., 0]).cpu().numpy())
-            ons.append(torch.sigmoid(on[..., 0]).cpu().numpy())
+            off, on = self.tail(pre[i : i + step], cos[i : i + step])
+            offs.append(off.cpu().numpy())
+            ons.append(on.cpu().numpy())
         return np.concatenate(offs), np.concatenate(ons)
 
     def _health(self, modality: str, seg_features: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -115,27 +132,36 @@ class _RobustAScorer:
         nll, logw = self._health("visual", v.mean(0))
         return {"off": off, "on": on, "nll": nll, "logw": logw}
 
-    def visual_states(self, inputs: Mapping[Any, np.ndarray | None], length: int) -> dict[Any, dict[str, Any] | None]:
-        """:meth:`visual_state` of several inputs of one video (same ``length``), in one network pass."""
-        keys = [k for k, v in inputs.items() if v is not None]
+    @torch.no_grad()
+    def visual_states(
+        self, inputs: Mapping[Any, np.ndarray | None], length: int, shared: SharedInputs | None = None
+    ) -> dict[Any, dict[str, Any] | None]:
+        """:meth:`visual_state` of several inputs of one video (same ``length``), in one network pass.
+
+        ``shared`` (one per video) lends the stacked inputs and their Gram
+        matrices computed for another detector of the same features.
+        """
+        keys = check_visual(inputs, self.det.visual_dim)
         out: dict[Any, dict[str, Any] | None] = {k: None for k, v in inputs.items() if v is None}
         if not keys:
             return out
-        arrs = [np.ascontiguousarray(inputs[k][:, :length], dtype=np.float32) for k in keys]
-        off, on = self._heads(torch.as_tensor(np.concatenate(arrs), device=self.device))
-        means = [a.mean(0) for a in arrs]
-        nll, logw = self._health("visual", np.concatenate(means))
-        start = 0
-        for j, (k, a) in enumerate(zip(keys, arrs)):
-            c = a.shape[0]
+        shared = shared if shared is not None else SharedInputs()
+        x = shared.stack(inputs, keys, length, self.device)
+        gram, sq = shared.gram(inputs, keys, length, self.device)
+        off, on = self._tails(product(x, self.w1, self.b1), cosine_from_gram(gram, sq))
+        counts = [inputs[k].shape[0] for k in keys]
+        bounds = np.cumsum([0] + counts)
+        means = torch.cat([x[bounds[j] : bounds[j + 1]].mean(0) for j in range(len(keys))])  # crop means (K*T, dv)
+        nll, logw = self._health("visual", means.cpu().numpy())
+        for j, k in enumerate(keys):
             rows = slice(j * length, (j + 1) * length)
+            part = slice(bounds[j], bounds[j + 1])
             out[k] = {
-                "off": off[start : start + c].mean(0),
-                "on": on[start : start + c].mean(0),
+                "off": off[part].mean(0),
+                "on": on[part].mean(0),
                 "nll": None if nll is None else nll[rows],
                 "logw": None if logw is None else logw[rows],
             }
-            start += c
         return out
 
     @torch.no_grad()
@@ -152,15 +178,7 @@ class _RobustAScorer:
         if not keys:
             return out
         a = np.stack([np.ascontiguousarray(inputs[k][:length], dtype=np.float32) for k in keys])  # (K, T, da)
-        pre, cos = self._aligned_inputs(torch.as_tensor(a, device=self.device))
-        n, t = pre.shape[0], pre.shape[1]
-        step = rows_per_pass(t)
-        offs, ons = [], []
-        for i in range(0, n, step):
-            off, on = self.net.detector.tail(pre[i : i + step], cos[i : i + step], None)
-            offs.append(torch.sigmoid(off[..., 0]).cpu().numpy())
-            ons.append(torch.sigmoid(on[..., 0]).cpu().numpy())
-        off, on = np.concatenate(offs), np.concatenate(ons)
+        off, on = self._tails(*self._aligned_inputs(torch.as_tensor(a, device=self.device)))
         nll, logw = self._health("audio", a.reshape(-1, a.shape[-1]))
         for j, k in enumerate(keys):
             rows = slice(j * length, (j + 1) * length)
@@ -179,19 +197,23 @@ class _RobustAScorer:
         ``conv1d1(x) = a (W P)^T + (W p + b)`` and
         ``x x^T = a (P^T P) a^T + (a u) 1^T + 1 (a u)^T + |p|^2`` with ``u = P^T p``.
         """
-        w1 = self.net.detector.conv1d1.weight[:, :, 0]  # (512, dv)
-        b1 = self.net.detector.conv1d1.bias
-        proj = self.net.projection
-        da = audio.shape[-1]
-        if proj is None:
-            pre = audio.matmul(w1[:, :da].T) + b1
+        if self._audio_maps is None:  # audio-space weights, once per scorer
+            w1 = self.net.detector.conv1d1.weight[:, :, 0]  # (512, dv)
+            b1 = self.net.detector.conv1d1.bias
+            proj = self.net.projection
+            if proj is None:
+                self._audio_maps = (w1[:, : self.det.audio_dim].T.contiguous(), b1.clone(), None, None, None)
+            else:
+                p_w, p_b = proj.weight, proj.bias  # (dv, da), (dv,)
+                self._audio_maps = ((w1 @ p_w).T.contiguous(), w1 @ p_b + b1, p_w.T @ p_b, p_w.T @ p_w, p_b.dot(p_b))
+        w_pre, b_pre, u, ptp, pp = self._audio_maps
+        pre = audio.matmul(w_pre) + b_pre
+        if ptp is None:
             gram = audio.matmul(audio.transpose(1, 2))
         else:
-            p_w, p_b = proj.weight, proj.bias  # (dv, da), (dv,)
-            pre = audio.matmul((w1 @ p_w).T) + (w1 @ p_b + b1)
-            au = audio.matmul(p_w.T @ p_b)  # (K, T)
-            gram = audio.matmul(p_w.T @ p_w).matmul(audio.transpose(1, 2))
-            gram = gram + au[:, :, None] + au[:, None, :] + p_b.dot(p_b)
+            au = audio.matmul(u)  # (K, T)
+            gram = audio.matmul(ptp).matmul(audio.transpose(1, 2))
+            gram = gram + au[:, :, None] + au[:, None, :] + pp
         norm = torch.diagonal(gram, dim1=1, dim2=2).clamp_min(0).sqrt().unsqueeze(-1)
         cos = gram / (norm.matmul(norm.transpose(1, 2)) + 1e-20)
         return pre, cos
@@ -316,8 +338,9 @@ class RobustADetector(Detector):
         return self.gmm
 
     # ------------------------------------------------------------------ scoring
-    def scorer(self, device: str = "cpu") -> _RobustAScorer:
-        return _RobustAScorer(self, device)
+    def scorer(self, device: str = "cpu", precision: str = "float32") -> _RobustAScorer:
+        """The scorer on ``device``; ``precision`` as in :mod:`.inference`."""
+        return _RobustAScorer(self, device, precision)
 
     # ---------------------------------------------------------------- save/load
     def state(self) -> tuple[dict[str, Any], dict[str, Any]]:

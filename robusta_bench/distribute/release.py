@@ -16,7 +16,7 @@ its root::
       "type": "robusta_release",
       "schema_version": 1,
       "benchmark_version": "v1",
-      "robusta_bench_version": "0.1.2",
+      "robusta_bench_version": "0.1.3",
       "store_schema_version": 2,
       "extractors": {"<name>": {"modality", "feature_dim", "n_crops", "dtype",
                                 "spec_hashes": [...], "spec": {...} | null}},

@@ -148,6 +148,7 @@ def evaluate(
     progress: bool = False,
     device: str = "cpu",
     variant_seed: int = 0,
+    precision: str = "float32",
     fig4: Sequence[str] = FIG4_SETTINGS,
     table5: str = TABLE5_SETTING,
     detector_options: Mapping[str, Mapping[str, Any]] | None = None,
@@ -275,6 +276,7 @@ def evaluate(
     bank = score_all(
         store, names, needs, runs, visual_extractor=vext, audio_extractor=aext, severity=int(severity),
         variant_seed=int(variant_seed), max_segments=caps, device=device, progress=progress, run_needs=run_needs,
+        precision=precision,
     )
     timings.update(bank.timings)
 
@@ -329,6 +331,7 @@ def evaluate(
         "checkpoints": {k: str(v) for k, v in checkpoints.items()},
         "epochs": epochs,
         "device": device,
+        "precision": precision,
         "fig4": [s.name for s in fig4_settings] if want_fig4 else [],
         "table5": t5.name if t5 is not None else None,
         "train_info": {r.label: _jsonable(getattr(r.detector, "train_info", {})) for r in runs if r.seed == seeds[0]},

@@ -22,6 +22,7 @@ in :attr:`ScoreBank.failures` by name and left out; the others go on.
 
 from __future__ import annotations
 
+import inspect
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from ..detectors.inference import SharedInputs
 from ..features.store import FeatureStore, Variant
 from .compose import CLEAN, MISSING, Combo
 
@@ -115,6 +117,7 @@ def score_all(
     device: str = "cpu",
     progress: bool = False,
     run_needs: Mapping[tuple[str, int], Mapping[str, set[Combo]]] | None = None,
+    precision: str = "float32",
 ) -> ScoreBank:
     """Score every video of ``names`` under each of its combos (``needs``) with every run.
 
@@ -122,6 +125,8 @@ def score_all(
     combos (e.g. an ablation evaluated on one setting only). ``max_segments``
     caps a video's length (e.g. the snippets its frame count allows);
     otherwise a video's length is the shortest of its needed groups.
+    ``precision`` is passed to the detectors' scorers (``float32``, or the
+    opt-in ``bfloat16`` of :mod:`robusta_bench.detectors.inference`).
     """
     t_start = time.perf_counter()
     vis_groups, aud_groups = needed_groups(needs, visual_extractor, audio_extractor, severity, variant_seed)
@@ -132,7 +137,7 @@ def score_all(
     by_det: dict[int, tuple[Any, list[MethodRun]]] = {}
     for r in runs:
         by_det.setdefault(id(r.detector), (r.detector, []))[1].append(r)
-    scorers = {k: det.scorer(device) for k, (det, _) in by_det.items()}
+    scorers = {k: make_scorer(det, device, precision) for k, (det, _) in by_det.items()}
 
     # numpy's BLAS threads (GMM likelihoods) and torch's OpenMP threads busy-wait against each other on a
     # small machine: with both at 2 threads a RobustA state took ~10x longer. One BLAS thread while scoring.
@@ -205,12 +210,13 @@ def _score_video(
         t = min(t, int(cap))
     if t < 1:
         raise ValueError(f"no snippets to score (length {t})")
+    shared = SharedInputs()  # stacked visual inputs and their Gram matrices, computed once for all detectors
     for k, (det, runs) in by_det.items():
         sc = scorers[k]
         per_run = {r.key: (run_needs[r.key].get(name, set()) if r.key in run_needs else combos) for r in runs}
         used = set().union(*per_run.values())
-        vstates = modality_states(sc, "visual", {key: visual.get(key) for key in sorted({c[0] for c in used})}, t)
-        astates = modality_states(sc, "audio", {key: audio.get(key) for key in sorted({c[1] for c in used})}, t)
+        vstates = modality_states(sc, "visual", {key: visual.get(key) for key in sorted({c[0] for c in used})}, t, shared)
+        astates = modality_states(sc, "audio", {key: audio.get(key) for key in sorted({c[1] for c in used})}, t, shared)
         for run in runs:
             out = bank.scores[run.key].setdefault(name, {})
             run_combos = sorted(per_run[run.key])
@@ -225,11 +231,28 @@ def _score_video(
     bank.lengths[name] = t
 
 
-def modality_states(scorer: Any, modality: str, inputs: Mapping[str, np.ndarray | None], length: int) -> dict[str, Any]:
+def make_scorer(detector: Any, device: str, precision: str = "float32") -> Any:
+    """``detector.scorer(device)``, with ``precision`` when it is not float32 (an error if the detector has none)."""
+    if precision == "float32":
+        return detector.scorer(device)
+    if "precision" not in inspect.signature(detector.scorer).parameters:
+        raise ValueError(f"detector {getattr(detector, 'name', detector)!r} does not support precision {precision!r}")
+    return detector.scorer(device, precision=precision)
+
+
+def modality_states(
+    scorer: Any, modality: str, inputs: Mapping[str, np.ndarray | None], length: int, shared: Any = None
+) -> dict[str, Any]:
     """``{key: state}`` for one modality's inputs of a video: the scorer's batched ``visual_states`` /
-    ``audio_states`` when it has them (one network pass), else ``visual_state`` / ``audio_state`` per key."""
+    ``audio_states`` when it has them (one network pass), else ``visual_state`` / ``audio_state`` per key.
+
+    ``shared`` (a :class:`~robusta_bench.detectors.inference.SharedInputs` of the video) is passed on to
+    batched methods that take it, so detectors reading the same features share their stacking and Gram work.
+    """
     many = getattr(scorer, f"{modality}_states", None)
     if many is not None:
+        if shared is not None and "shared" in inspect.signature(many).parameters:
+            return many(dict(inputs), length, shared=shared)
         return many(dict(inputs), length)
     one = getattr(scorer, f"{modality}_state")
     return {key: one(x, length) for key, x in inputs.items()}
