@@ -181,7 +181,6 @@ def run(args) -> str:
     import torch
 
     from robusta_bench.corruptions.base import corruption_names
-    from robusta_bench.features import protocol as P
     from robusta_bench.features.pipeline import crop_order_for, extract
     from robusta_bench.features.store import FeatureStore, Variant
     from robusta_bench.features.variants import VideoItem, parse_variants

@@ -11,7 +11,8 @@ import torch
 from conftest import XD, need
 from robusta_bench.detectors.base import TrainSet, build_detector, get_detector_class, load_detector
 from robusta_bench.detectors.checkpoint import CheckpointError
-from robusta_bench.detectors.hlnet import HLNet, HLNetDetector, _masked_softmax, load_official_checkpoint
+from robusta_bench.detectors.graph import _masked_softmax
+from robusta_bench.detectors.hlnet import HLNet, HLNetDetector, load_official_checkpoint
 from robusta_bench.detectors.mil import distillation_loss, hlnet_loss, topk_mil_loss, uniform_indices, video_logits
 from robusta_bench.detectors.train import TrainConfig
 

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -47,17 +47,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .base import DETECTORS, Detector, TrainSet
-from .graph import (  # noqa: F401 - re-exported: the network's building blocks
-    SCORE_TEMPERATURE,
-    SIM_THRESHOLD,
-    _masked_softmax,
-    as_tensor,
-    conv_time,
-    cosine_similarity,
-    distance_adjacency,
-    holistic_adjacency,
-    score_adjacency,
-)
+from .graph import conv_time, cosine_similarity, distance_adjacency, holistic_adjacency, score_adjacency
 from .inference import HLNetScorer
 
 #: Dropout of the official code (the paper says 0.7).

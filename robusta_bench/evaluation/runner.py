@@ -20,6 +20,7 @@ Flow (see ``docs/evaluation.md``):
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import math
@@ -37,7 +38,6 @@ from .compose import (
     FIG4_SETTINGS,
     LEVELS,
     TABLE5_SETTING,
-    Combo,
     Setting,
     compose,
     corrupted_count,
@@ -185,6 +185,15 @@ def evaluate(
         raise ValueError("at least one method is needed")
     for lb in labels:
         resolve_method(lb)
+    if precision != "float32":  # refuse before any training, naming the detector that cannot
+        from ..detectors.base import get_detector_class
+        from ..detectors.inference import compute_dtype
+
+        compute_dtype(precision)
+        for lb in labels:
+            cls = get_detector_class(resolve_method(lb)[0])
+            if "precision" not in inspect.signature(cls.scorer).parameters:
+                raise ValueError(f"detector {cls.name!r} does not support precision {precision!r}")
     vext, aext = resolve_extractors(store, visual_extractor, audio_extractor)
     if isinstance(plan, (str, Path)):
         plan = Plan.from_file(plan)
