@@ -125,7 +125,7 @@ def _parse_checkpoints(ctx: click.Context, items: tuple[str, ...], method: str) 
 @click.option("--gpu", type=int, default=None, metavar="N", help="Train and score on CUDA device N (default: CPU).")
 @click.option("--precision", type=click.Choice(["float32", "bfloat16"]), default="float32", show_default=True,
               help="Scoring precision of the large matrix products. bfloat16 (float32 accumulation; Gram matrices, "
-                   "adjacencies and the rest stay float32) scored the benchmark grid 1.3x faster on a 2-core AVX-512 BF16 CPU; "
+                   "adjacencies and the rest stay float32) scored the benchmark grid 1.3-1.4x faster on a 2-core AVX-512 BF16 CPU; "
                    "offline APs moved by at most 0.02 points, online APs and ROC-AUCs by up to 0.2 (BENCHMARKS.md). "
                    "Training is always float32.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Results folder (results.csv/json, tables, PNGs, report.html).")
