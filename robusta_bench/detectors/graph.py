@@ -74,17 +74,23 @@ def _masked_softmax(a: torch.Tensor, seq_len: torch.Tensor | None) -> torch.Tens
     return out * valid[:, :, None].to(out.dtype)
 
 
-def holistic_adjacency(cos: torch.Tensor, seq_len: torch.Tensor | None = None) -> torch.Tensor:
-    """Thresholded (``<= 0.7`` -> 0) similarity, softmaxed per row over the valid block."""
-    return _masked_softmax(F.threshold(cos, SIM_THRESHOLD, 0.0), seq_len)
+def holistic_adjacency(cos: torch.Tensor, seq_len: torch.Tensor | None = None, inplace: bool = False) -> torch.Tensor:
+    """Thresholded (``<= 0.7`` -> 0) similarity, softmaxed per row over the valid block.
+
+    ``inplace`` thresholds ``cos`` itself (inference, where it is not needed afterwards).
+    """
+    return _masked_softmax(F.threshold(cos, SIM_THRESHOLD, 0.0, inplace=inplace), seq_len)
 
 
 def score_adjacency(logits: torch.Tensor, seq_len: torch.Tensor | None = None) -> torch.Tensor:
-    """Adjacency from the online scores: ``sigmoid((1 - |s_i - s_j| - 0.5) / 0.1)``, softmaxed."""
-    s = torch.sigmoid(logits)  # (B, T, 1)
-    a = 1.0 - (s - s.transpose(1, 2)).abs()
-    a = 1.0 / (1.0 + torch.exp(-(a - 0.5) / SCORE_TEMPERATURE))
-    return _masked_softmax(a, seq_len)
+    """Adjacency from the online scores: ``sigmoid((1 - |s_i - s_j| - 0.5) / 0.1)``, softmaxed.
+
+    The scores are constants here (detached, as in the official code), so the
+    (B, T, T) map is built in place in one buffer.
+    """
+    s = torch.sigmoid(logits.detach())  # (B, T, 1)
+    a = (s - s.transpose(1, 2)).abs_().neg_().add_(1.0)
+    return _masked_softmax(a.sub_(0.5).div_(SCORE_TEMPERATURE).sigmoid_(), seq_len)
 
 
 def cosine_from_gram(gram: torch.Tensor, sq: torch.Tensor) -> torch.Tensor:

@@ -35,7 +35,7 @@ import torch
 from torch.nn import functional as F
 
 from .base import ScoreOut
-from .graph import SCORE_TEMPERATURE, SIM_THRESHOLD, _masked_softmax, as_tensor, cosine_from_gram, distance_adjacency
+from .graph import as_tensor, cosine_from_gram, distance_adjacency, holistic_adjacency, score_adjacency
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from .hlnet import HLNet
@@ -128,10 +128,8 @@ class FusedTail:
                 res[:, : t - d] += r[:, d:, :, j]
         support = y[..., k : k + 3 * w].view(n, t, 3, w)
         # adjacencies: holistic (thresholded cosine), localized (distance), score-based
-        holistic = _masked_softmax(F.threshold(cos, SIM_THRESHOLD, 0.0, inplace=True), None)
-        s = torch.sigmoid(online).unsqueeze(-1)
-        score = (s - s.transpose(1, 2)).abs_().neg_().add_(1.0).sub_(0.5).div_(SCORE_TEMPERATURE).sigmoid_()
-        score = _masked_softmax(score, None)
+        holistic = holistic_adjacency(cos, inplace=True)
+        score = score_adjacency(online.unsqueeze(-1))
         dist = distance_adjacency(t, pre.device)
 
         def propagate(b: int, x: torch.Tensor) -> torch.Tensor:

@@ -214,9 +214,7 @@ class _RobustAScorer:
             au = audio.matmul(u)  # (K, T)
             gram = audio.matmul(ptp).matmul(audio.transpose(1, 2))
             gram = gram + au[:, :, None] + au[:, None, :] + pp
-        norm = torch.diagonal(gram, dim1=1, dim2=2).clamp_min(0).sqrt().unsqueeze(-1)
-        cos = gram / (norm.matmul(norm.transpose(1, 2)) + 1e-20)
-        return pre, cos
+        return pre, cosine_from_gram(gram, torch.diagonal(gram, dim1=1, dim2=2))
 
     @torch.no_grad()
     def audio_state(self, audio: np.ndarray | None, length: int) -> dict[str, Any] | None:

@@ -20,7 +20,6 @@ Flow (see ``docs/evaluation.md``):
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import math
@@ -48,7 +47,7 @@ from .compose import (
     table2_settings,
 )
 from .metrics import SnippetCounts, curve_metrics
-from .scoring import MethodRun, ScoreBank, score_all
+from .scoring import MethodRun, ScoreBank, check_precision, score_all
 
 log = logging.getLogger(__name__)
 
@@ -187,13 +186,9 @@ def evaluate(
         resolve_method(lb)
     if precision != "float32":  # refuse before any training, naming the detector that cannot
         from ..detectors.base import get_detector_class
-        from ..detectors.inference import compute_dtype
 
-        compute_dtype(precision)
         for lb in labels:
-            cls = get_detector_class(resolve_method(lb)[0])
-            if "precision" not in inspect.signature(cls.scorer).parameters:
-                raise ValueError(f"detector {cls.name!r} does not support precision {precision!r}")
+            check_precision(get_detector_class(resolve_method(lb)[0]), precision)
     vext, aext = resolve_extractors(store, visual_extractor, audio_extractor)
     if isinstance(plan, (str, Path)):
         plan = Plan.from_file(plan)

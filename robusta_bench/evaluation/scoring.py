@@ -31,7 +31,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ..detectors.inference import SharedInputs
+from ..detectors.inference import SharedInputs, compute_dtype
 from ..features.store import FeatureStore, Variant
 from .compose import CLEAN, MISSING, Combo
 
@@ -231,12 +231,25 @@ def _score_video(
     bank.lengths[name] = t
 
 
-def make_scorer(detector: Any, device: str, precision: str = "float32") -> Any:
-    """``detector.scorer(device)``, with ``precision`` when it is not float32 (an error if the detector has none)."""
+def check_precision(detector: Any, precision: str) -> None:
+    """Raise ValueError unless ``detector`` (a class or an instance) can score in ``precision``.
+
+    float32 is always supported; any other precision must be one of
+    :data:`~robusta_bench.detectors.inference.PRECISIONS` and the detector's
+    ``scorer`` must take a ``precision`` argument.
+    """
     if precision == "float32":
-        return detector.scorer(device)
+        return
+    compute_dtype(precision)  # an unknown name
     if "precision" not in inspect.signature(detector.scorer).parameters:
         raise ValueError(f"detector {getattr(detector, 'name', detector)!r} does not support precision {precision!r}")
+
+
+def make_scorer(detector: Any, device: str, precision: str = "float32") -> Any:
+    """``detector.scorer(device)``, with ``precision`` when it is not float32 (see :func:`check_precision`)."""
+    check_precision(detector, precision)
+    if precision == "float32":
+        return detector.scorer(device)
     return detector.scorer(device, precision=precision)
 
 
