@@ -152,3 +152,15 @@ def test_make_scorer_precision():
     assert make_scorer(Plain(), "cpu") is not None
     with pytest.raises(ValueError, match="plain.*bfloat16"):
         make_scorer(Plain(), "cpu", "bfloat16")
+
+
+def test_check_precision_on_classes_and_names():
+    """The check ``evaluate()`` runs before training: on detector classes, and unknown names refused."""
+    from robusta_bench.detectors.base import get_detector_class
+    from robusta_bench.evaluation.scoring import check_precision
+
+    for name in ("hlnet", "robusta"):
+        check_precision(get_detector_class(name), "bfloat16")
+        check_precision(get_detector_class(name), "float32")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        check_precision(get_detector_class("hlnet"), "int8")
