@@ -97,7 +97,7 @@ def write_store(root: Path, n_test: int, n_train: int, segments: int, crops: int
     import pandas as pd
 
     from robusta_bench.corruptions.plan import AUDIO_TYPES, VISUAL_TYPES
-    from robusta_bench.features.store import FeatureStore, Variant
+    from robusta_bench.store.feature_store import FeatureStore, Variant
 
     rng = np.random.default_rng(seed)
     store = FeatureStore(root / "store", create=True)

@@ -8,7 +8,7 @@ CLIPS_DIR defaults to the shared XD-Violence clips. The extractor is the real
 architecture with random weights: the speed is the same; the output says
 which). Three measurements, in one process on the same videos:
 
-1. *batched*: ``robusta_bench.features.pipeline.extract`` (decode in a
+1. *batched*: ``robusta_bench.extraction.pipeline.extract`` (decode in a
    background thread, snippets of several videos batched ``B`` at a time, store
    writes included) against *unbatched*: the way common extraction scripts
    work, decode the whole video, then one forward per snippet (its ``C``
@@ -60,8 +60,8 @@ CORRUPTIONS = ["brightness@3", "contrast@3", "saturate@3", "fog@3", "motion_blur
 
 def make_extractor(name: str, device: str):
     """The registered extractor with cached weights, else the same architecture with random weights."""
-    from robusta_bench.features.base import get_extractor_class
-    from robusta_bench.features.pipeline import build_extractor
+    from robusta_bench.models.extractor import get_extractor_class
+    from robusta_bench.extraction.pipeline import build_extractor
 
     try:
         return build_extractor(name, device), "pretrained weights from the cache"
@@ -101,7 +101,7 @@ def stock_model(ext, device: str):
 
 def unbatched(videos, ext, crops) -> tuple[float, int, dict[str, np.ndarray]]:
     """Decode a whole video, then one forward per snippet (its crops stacked): the common script."""
-    from robusta_bench.features import protocol as P
+    from robusta_bench.extraction import protocol as P
     from robusta_bench.media.decode import read_frames
 
     t0 = time.perf_counter()
@@ -124,9 +124,9 @@ def decode_side(videos, variants, seed=0, timings=None) -> float:
     ``timings`` (a dict) receives the seconds per stage reported by the producer.
     """
     from robusta_bench.corruptions.base import get_corruption
-    from robusta_bench.features.producer import produce
-    from robusta_bench.features.protocol import OFFICIAL
-    from robusta_bench.features.variants import VideoJob
+    from robusta_bench.extraction.producer import produce
+    from robusta_bench.extraction.protocol import OFFICIAL
+    from robusta_bench.extraction.variants import VideoJob
     from robusta_bench.seeding import corruption_seed
 
     t0 = time.perf_counter()
@@ -143,7 +143,7 @@ def decode_side(videos, variants, seed=0, timings=None) -> float:
 def run_decode_only(args) -> str:
     """Only the decode side (decode + corrupt + resize, no model): fused N variants vs N separate passes."""
     from robusta_bench.corruptions.base import corruption_names
-    from robusta_bench.features.variants import VideoItem, parse_variants
+    from robusta_bench.extraction.variants import VideoItem, parse_variants
 
     clips_dir = Path(args.clips_dir)
     names = [n for n in CLIP_ORDER if (clips_dir / f"{n}.mp4").exists()][: args.clips]
@@ -181,9 +181,9 @@ def run(args) -> str:
     import torch
 
     from robusta_bench.corruptions.base import corruption_names
-    from robusta_bench.features.pipeline import crop_order_for, extract
-    from robusta_bench.features.store import FeatureStore, Variant
-    from robusta_bench.features.variants import VideoItem, parse_variants
+    from robusta_bench.extraction.pipeline import crop_order_for, extract
+    from robusta_bench.store.feature_store import FeatureStore, Variant
+    from robusta_bench.extraction.variants import VideoItem, parse_variants
 
     torch.set_num_threads(args.threads)
     clips_dir = Path(args.clips_dir)

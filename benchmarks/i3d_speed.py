@@ -42,7 +42,7 @@ def _random_state(shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
 
 
 def build(name: str, fold_bn: bool):
-    from robusta_bench.features import i3d_inception, i3d_resnet50, zoo
+    from robusta_bench.models import i3d_inception, i3d_resnet50, zoo
 
     if name == "i3d-inception":
         try:

@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     from robusta_bench.demo import DEMO_LEVELS, DEMO_TRAIN, DEMO_VARIANTS
     from robusta_bench.evaluation.runner import evaluate
     from robusta_bench.evaluation.training import load_train_set
-    from robusta_bench.features.store import FeatureStore
+    from robusta_bench.store.feature_store import FeatureStore
 
     torch.set_num_threads(args.threads)
     demo = args.demo_dir

@@ -27,7 +27,7 @@ def to_schema1(gdir: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from robusta_bench.features.store import INDEX_FILE, shard_features
+    from robusta_bench.store.feature_store import INDEX_FILE, shard_features
     from robusta_bench.files import atomic_write_json, read_json, sha256_file
 
     idx = read_json(gdir / INDEX_FILE)
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=3)
     args = p.parse_args(argv)
 
-    from robusta_bench.features.store import FeatureStore, Variant
+    from robusta_bench.store.feature_store import FeatureStore, Variant
 
     work = Path(tempfile.mkdtemp(prefix="rb-store-bench-"))
     try:

@@ -6,7 +6,9 @@ frame-level AP. Public entry points live in the sub-packages:
 
 - :mod:`robusta_bench.dataset`      indexing, ground truth, synthetic data
 - :mod:`robusta_bench.corruptions`  the corruption registry, plans, runner
-- :mod:`robusta_bench.features`     extractors, weights zoo, feature store
+- :mod:`robusta_bench.models`       extractor networks, weight readers, weights zoo
+- :mod:`robusta_bench.extraction`   the feature extraction pipeline (protocol, variants, batching)
+- :mod:`robusta_bench.store`        the feature store and the official-layout export/import
 - :mod:`robusta_bench.detectors`    HL-Net and RobustA detectors
 - :mod:`robusta_bench.evaluation`   metrics, tables, plots, reports
 - :mod:`robusta_bench.distribute`   publish / download prebuilt shards

@@ -50,8 +50,8 @@ def run_demo(
     """Run the demo into ``out``; return the path of ``report.html``."""
     from .dataset.synthetic import make_synthetic_dataset
     from .evaluation.runner import evaluate
-    from .features import zoo
-    from .features.pipeline import extract
+    from .models import zoo
+    from .extraction.pipeline import extract
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -102,7 +102,7 @@ def run_demo(
             if train_set is None:
                 from .dataset.index import read_manifest
 
-                from .features.store import FeatureStore
+                from .store.feature_store import FeatureStore
 
                 train_set, _ = load_train_set(FeatureStore(store), read_manifest(manifest), visual_extractor="i3d-inception", audio_extractor="yamnet")
             t1 = time.perf_counter()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from robusta_bench.features import audio_frontend as af
+from robusta_bench.models import audio_frontend as af
 
 SR = 16000
 

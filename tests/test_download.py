@@ -29,7 +29,7 @@ from robusta_bench.distribute import (
     download,
     publish,
 )
-from robusta_bench.features.store import FeatureStore, Variant
+from robusta_bench.store.feature_store import FeatureStore, Variant
 
 FAST = dict(retries=2, timeout=5.0, backoff=0.01)
 

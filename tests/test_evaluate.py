@@ -16,7 +16,7 @@ from robusta_bench.detectors.base import ScoreOut, load_detector
 from robusta_bench.evaluation.metrics import frame_scores, official_ap
 from robusta_bench.evaluation.runner import evaluate
 from robusta_bench.evaluation.training import train_detector
-from robusta_bench.features.store import FeatureStore, Variant
+from robusta_bench.store.feature_store import FeatureStore, Variant
 
 
 @pytest.fixture(autouse=True)

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from robusta_bench.detectors.base import DETECTORS, Detector, ScoreOut
-from robusta_bench.features.store import FeatureStore, Variant
+from robusta_bench.store.feature_store import FeatureStore, Variant
 
 VDIM, ADIM, VCROPS = 8, 4, 2
 VISUAL_CORR = ("fog", "contrast")

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from robusta_bench.cli.main import cli
-from robusta_bench.features.export import export_xdviolence, import_xdviolence, official_order
-from robusta_bench.features.store import FeatureStore, Variant
+from robusta_bench.store.xdviolence import export_xdviolence, import_xdviolence, official_order
+from robusta_bench.store.feature_store import FeatureStore, Variant
 
 NAMES = {
     # name: split

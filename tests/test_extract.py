@@ -20,10 +20,10 @@ from click.testing import CliRunner
 
 from robusta_bench.cli.main import cli
 from robusta_bench.corruptions.base import CORRUPTIONS, Corruption
-from robusta_bench.features import protocol as P
-from robusta_bench.features.base import EXTRACTORS, Extractor
-from robusta_bench.features.pipeline import extract
-from robusta_bench.features.store import FeatureStore, StoreError, Variant
+from robusta_bench.extraction import protocol as P
+from robusta_bench.models.extractor import EXTRACTORS, Extractor
+from robusta_bench.extraction.pipeline import extract
+from robusta_bench.store.feature_store import FeatureStore, StoreError, Variant
 from robusta_bench.media.decode import iter_frames, read_audio, read_frames
 from robusta_bench.seeding import corruption_seed, rng_for
 
@@ -332,7 +332,7 @@ def test_fused_equals_separate_with_the_real_corruptions(gen_dir, tmp_path):
             np.testing.assert_array_equal(store.read("test-audio", v)["good"][0], want, err_msg=text)
             continue
         if corr.packet_level:
-            from robusta_bench.features.producer import packet_level_frames
+            from robusta_bench.extraction.producer import packet_level_frames
 
             src = np.concatenate(list(packet_level_frames(corr)(gen_dir / "good.mkv", v.severity, seed, fps=24)))
         else:
@@ -474,8 +474,8 @@ def test_long_video_streams_in_bounded_memory(tmp_path):
     import tracemalloc
 
     from robusta_bench.corruptions.base import get_corruption
-    from robusta_bench.features.producer import produce
-    from robusta_bench.features.variants import VideoItem, VideoJob
+    from robusta_bench.extraction.producer import produce
+    from robusta_bench.extraction.variants import VideoItem, VideoJob
 
     variants = [Variant(), Variant("test_temporal", 1, 0), Variant("test_dark", 1, 0)]
     peaks = {}
@@ -499,7 +499,7 @@ def test_long_video_streams_in_bounded_memory(tmp_path):
 def test_precision_check_and_fallback(clips_dir, tmp_path, monkeypatch):
     import torch
 
-    from robusta_bench.features import precision as prec
+    from robusta_bench.extraction import precision as prec
 
     class TinyTorch(Extractor):
         modality, feature_dim, n_crops, name = "visual", 4, 1, "tiny-torch"
@@ -550,7 +550,7 @@ def test_cli_usage_errors_exit_2(tmp_path, gen_dir):
 def test_synthetic_dataset_extract_then_export(tmp_path):
     """The dataset layer's manifest goes straight into extract, and the store exports in the official layout."""
     synthetic = pytest.importorskip("robusta_bench.dataset.synthetic")
-    from robusta_bench.features.export import export_xdviolence
+    from robusta_bench.store.xdviolence import export_xdviolence
 
     manifest = synthetic.make_synthetic_dataset(tmp_path / "synth", n_videos=4, seconds=2.0, size=(64, 48), test_fraction=0.5)
     runner = CliRunner()

@@ -16,10 +16,10 @@ import av
 import numpy as np
 import pytest
 
-from robusta_bench.features import protocol as P
-from robusta_bench.features.pipeline import build_extractor, extract
-from robusta_bench.features.store import FeatureStore, Variant
-from robusta_bench.features.variants import VideoItem
+from robusta_bench.extraction import protocol as P
+from robusta_bench.extraction.pipeline import build_extractor, extract
+from robusta_bench.store.feature_store import FeatureStore, Variant
+from robusta_bench.extraction.variants import VideoItem
 from robusta_bench.media.decode import read_audio
 
 
@@ -35,9 +35,9 @@ def _few_threads():
 
 def _module(name: str):
     try:
-        return importlib.import_module(f"robusta_bench.features.{name}")
+        return importlib.import_module(f"robusta_bench.models.{name}")
     except ModuleNotFoundError as exc:
-        pytest.skip(f"robusta_bench.features.{name} is not in this tree ({exc})")
+        pytest.skip(f"robusta_bench.models.{name} is not in this tree ({exc})")
 
 
 def _random_extractor(module_name: str, cls_name_contains: str):
@@ -45,7 +45,7 @@ def _random_extractor(module_name: str, cls_name_contains: str):
     import torch
 
     mod = _module(module_name)
-    from robusta_bench.features.base import Extractor
+    from robusta_bench.models.extractor import Extractor
 
     classes = [c for c in vars(mod).values() if inspect.isclass(c) and issubclass(c, Extractor) and c is not Extractor
                and c.__module__ == mod.__name__ and cls_name_contains in c.__name__.lower()]

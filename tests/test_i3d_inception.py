@@ -7,9 +7,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from robusta_bench.features import zoo  # noqa: E402
-from robusta_bench.features import i3d_inception as i3d  # noqa: E402
-from robusta_bench.features.base import get_extractor_class  # noqa: E402
+from robusta_bench.models import zoo  # noqa: E402
+from robusta_bench.models import i3d_inception as i3d  # noqa: E402
+from robusta_bench.models.extractor import get_extractor_class  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from robusta_bench.features import protocol as P
+from robusta_bench.extraction import protocol as P
 from robusta_bench.media.decode import iter_frames, read_audio
 
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from robusta_bench import BENCHMARK_VERSION
 from robusta_bench.cli.distribute import publish_cmd
 from robusta_bench.distribute import PublishError, SelectionError, parse_release, publish
-from robusta_bench.features.store import FeatureStore, Variant
+from robusta_bench.store.feature_store import FeatureStore, Variant
 
 SPEC = {"name": "i3d-inception", "weights": {"sha256": "0" * 64}, "frames": 16, "fps": 24}
 

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from robusta_bench.features.store import FeatureStore, StoreError, Variant
+from robusta_bench.store.feature_store import FeatureStore, StoreError, Variant
 
 
 def _feats(rng, t, crops=5, dim=8):
@@ -112,7 +112,7 @@ def test_schema1_store_is_read_and_resumed_with_schema2_shards(tmp_path):
 
 
 def test_feature_column_with_wrong_width_is_refused():
-    from robusta_bench.features.store import shard_features
+    from robusta_bench.store.feature_store import shard_features
 
     col = pa.FixedSizeBinaryArray.from_buffers(pa.binary(12), 2, [None, pa.py_buffer(np.zeros(6, "<f4"))])
     field = pa.field("feature", pa.binary(12), metadata={"dtype": "float32", "dim": "4"})

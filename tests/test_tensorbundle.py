@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from robusta_bench.features.tensorbundle import (
+from robusta_bench.models.tensorbundle import (
     TABLE_MAGIC,
     TensorBundleError,
     crc32c,

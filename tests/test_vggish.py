@@ -15,10 +15,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from robusta_bench.features import audio_frontend as af  # noqa: E402
-from robusta_bench.features.base import get_extractor_class  # noqa: E402
-from robusta_bench.features.tensorbundle import TABLE_MAGIC, TensorBundleError, crc32c, mask_crc  # noqa: E402
-from robusta_bench.features.vggish import (  # noqa: E402
+from robusta_bench.models import audio_frontend as af  # noqa: E402
+from robusta_bench.models.extractor import get_extractor_class  # noqa: E402
+from robusta_bench.models.tensorbundle import TABLE_MAGIC, TensorBundleError, crc32c, mask_crc  # noqa: E402
+from robusta_bench.models.vggish import (  # noqa: E402
     VGGish,
     convert_user_file,
     create_vggish,
@@ -311,7 +311,7 @@ def test_bad_configurations_are_reported(state_torch, files, tmp_path):
 
 
 def test_v1_reader_on_a_small_checkpoint(tmp_path):
-    from robusta_bench.features.tensorbundle import read_v1_checkpoint
+    from robusta_bench.models.tensorbundle import read_v1_checkpoint
 
     rng = np.random.default_rng(0)
     tensors = {"a/w": rng.standard_normal((7, 3)).astype(np.float32), "b": np.arange(4, dtype=np.float32)}

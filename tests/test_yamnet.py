@@ -13,9 +13,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from robusta_bench.features import audio_frontend as af  # noqa: E402
-from robusta_bench.features.base import EXTRACTORS, get_extractor_class  # noqa: E402
-from robusta_bench.features.yamnet import (  # noqa: E402
+from robusta_bench.models import audio_frontend as af  # noqa: E402
+from robusta_bench.models.extractor import EXTRACTORS, get_extractor_class  # noqa: E402
+from robusta_bench.models.yamnet import (  # noqa: E402
     YAMNet,
     class_names,
     convert_keras_variables,

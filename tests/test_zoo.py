@@ -25,8 +25,8 @@ import pytest
 from click.testing import CliRunner
 
 from robusta_bench.cli.main import cli
-from robusta_bench.features import zoo
-from robusta_bench.features.safe_pickle import UnsafePickleError, load_torch_state, safe_load, safe_loads
+from robusta_bench.models import zoo
+from robusta_bench.models.safe_pickle import UnsafePickleError, load_torch_state, safe_load, safe_loads
 
 MEMBER = "toy/weights/w.npy"
 W = np.arange(12, dtype=np.float32).reshape(3, 4) / 7.0
@@ -353,7 +353,7 @@ def test_import_rejects_wrong_keys_and_shapes(toy, tmp_path):
         zoo.import_weights("toy", f)
     with pytest.raises(zoo.ZooError, match="unexpected"):
         zoo.import_weights("toy", [f, f])  # an extra tensor 'w1'
-    toy.write_spec(user={"state_shapes": "robusta_bench.features.i3d_inception:k400_state_shapes"})
+    toy.write_spec(user={"state_shapes": "robusta_bench.models.i3d_inception:k400_state_shapes"})
     np.save(f, W)
     with pytest.raises(zoo.ZooError, match="missing"):
         zoo.import_weights("toy", f)
@@ -423,7 +423,7 @@ def _fetch_or_skip(name: str) -> Path:
 
 def test_weights_fetch_yamnet_end_to_end():
     """``robusta-bench weights fetch yamnet``: the audio engineer's converter served by the zoo."""
-    from robusta_bench.features.yamnet import yamnet_state_shapes
+    from robusta_bench.models.yamnet import yamnet_state_shapes
 
     _fetch_or_skip("yamnet")  # downloads once into the user cache; skips offline
     r = CliRunner().invoke(cli, ["weights", "fetch", "yamnet"])
@@ -433,3 +433,13 @@ def test_weights_fetch_yamnet_end_to_end():
     assert meta["archive_sha256"] == "540bf1f53a69ca5f20ce1b328ae0e80eb2616266bb7989a2c6d9e11909adc77b"
     state = zoo.load_weights("yamnet")
     assert {k: v.shape for k, v in state.items()} == yamnet_state_shapes()
+
+
+def test_resolve_callable_reads_module_paths_of_before_the_split():
+    """Shipped specs name converters under ``robusta_bench.features``: they resolve to ``robusta_bench.models``."""
+    from robusta_bench.models.i3d_inception import k400_state_shapes
+
+    assert zoo.resolve_callable("robusta_bench.features.i3d_inception:k400_state_shapes") is k400_state_shapes
+    assert zoo.resolve_callable("robusta_bench.models.i3d_inception:k400_state_shapes") is k400_state_shapes
+    with pytest.raises(zoo.ZooError):
+        zoo.resolve_callable("robusta_bench.features.no_such_module:f")

@@ -51,7 +51,7 @@ def publish_cmd(store: Path, out: Path, variants: tuple[str, ...], extractors: t
     """
     from ..distribute import DistributeError, SelectionError, publish
     from ..distribute.download import human_bytes
-    from ..features.store import StoreError
+    from ..store.feature_store import StoreError
 
     try:
         index = publish(store, out, variants or None, extractors or None, link=not copy, progress=progress_enabled())
@@ -120,7 +120,7 @@ def download_cmd(
     """
     from ..distribute import DistributeError, NoSourceError, SelectionError, download
     from ..distribute.download import human_bytes
-    from ..features.store import StoreError
+    from ..store.feature_store import StoreError
 
     try:
         report = download(

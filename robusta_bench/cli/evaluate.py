@@ -39,7 +39,7 @@ def _int_list(ctx: click.Context, text: str, what: str) -> tuple[int, ...]:
 def _user_errors() -> tuple[type[BaseException], ...]:
     from ..corruptions.plan import PlanError
     from ..detectors.checkpoint import CheckpointError
-    from ..features.store import StoreError
+    from ..store.feature_store import StoreError
     from ..registry import RegistryError
 
     return (ValueError, StoreError, FileNotFoundError, RegistryError, PlanError, CheckpointError)

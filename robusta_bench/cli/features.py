@@ -62,8 +62,8 @@ def extract_cmd(ctx, manifest, extractors, variants, out, gpu, batch_size, worke
       robusta-bench extract --manifest data/index.csv --out store \\
           --extractors i3d-inception,yamnet --variants clean,fog@3,babble@2
     """
-    from ..features.pipeline import extract
-    from ..features.store import StoreError
+    from ..extraction.pipeline import extract
+    from ..store.feature_store import StoreError
     from ..registry import RegistryError
 
     device = "cpu"
@@ -112,8 +112,8 @@ def export_cmd(ctx, fmt, store, out_dir, visual_extractor, audio_extractor, vari
     Example:
       robusta-bench export --format xdviolence store xd_features --variant fog@3
     """
-    from ..features.export import export_xdviolence
-    from ..features.store import StoreError
+    from ..store.xdviolence import export_xdviolence
+    from ..store.feature_store import StoreError
 
     try:
         report = export_xdviolence(
@@ -152,8 +152,8 @@ def import_cmd(ctx, fmt, src_dir, store, extractor, variant, seed, trim, dtype):
       robusta-bench import --format xdviolence i3d-features/ store --extractor i3d-inception
       robusta-bench import --format xdviolence vggish-features/ store --extractor vggish
     """
-    from ..features.export import import_xdviolence
-    from ..features.store import StoreError
+    from ..store.xdviolence import import_xdviolence
+    from ..store.feature_store import StoreError
 
     try:
         report = import_xdviolence(src_dir, store, extractor, variant=variant, seed=seed, trim=trim, dtype=dtype)

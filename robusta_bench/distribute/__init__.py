@@ -3,7 +3,7 @@
 - :func:`publish` lays out a release folder (shards, group indexes,
   ``release.json``, ``SHA256SUMS``) to upload as is to any static host.
 - :func:`download` fetches chosen groups from an HTTP(S) server or a local
-  mirror into a :class:`~robusta_bench.features.store.FeatureStore`, verifying
+  mirror into a :class:`~robusta_bench.store.feature_store.FeatureStore`, verifying
   every byte, resuming and retrying.
 
 See ``docs/distribute.md`` for the hosting layout and the index schema.

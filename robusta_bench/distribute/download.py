@@ -35,7 +35,7 @@ from typing import Iterable
 
 from .. import BENCHMARK_VERSION
 from ..files import atomic_write_bytes, sha256_file
-from ..features.store import SCHEMA_VERSION as STORE_SCHEMA_VERSION, STORE_FILE, FeatureStore, StoreError, Variant
+from ..store.feature_store import SCHEMA_VERSION as STORE_SCHEMA_VERSION, STORE_FILE, FeatureStore, StoreError, Variant
 from .errors import DistributeError, UnsafeReleaseError
 from .fetch import fetch_file, fetch_small
 from .release import (

@@ -27,7 +27,7 @@ from typing import Any, Iterable
 
 from .. import BENCHMARK_VERSION, __version__
 from ..files import atomic_path, atomic_write_bytes, atomic_write_json, read_json, sha256_file
-from ..features.store import INDEX_FILE, SCHEMA_VERSION as STORE_SCHEMA_VERSION, STORE_FILE, FeatureStore, Variant
+from ..store.feature_store import INDEX_FILE, SCHEMA_VERSION as STORE_SCHEMA_VERSION, STORE_FILE, FeatureStore, Variant
 from .errors import PublishError, SelectionError
 from .release import (
     RELEASE_FILE,
@@ -226,7 +226,7 @@ def _prune_empty_dirs(out: Path) -> None:
 
 def _extractor_entries(groups: list[dict[str, Any]]) -> dict[str, Any]:
     """Per extractor: what the group indexes say, plus ``extractors/<name>.json`` when present."""
-    from ..features.base import spec_hash
+    from ..models.extractor import spec_hash
     from ..paths import extractors_dir
 
     out: dict[str, Any] = {}

@@ -41,7 +41,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
-from ..features.store import INDEX_FILE, SCHEMA_VERSION as STORE_SCHEMA_VERSION, STORE_FILE, Variant
+from ..store.feature_store import INDEX_FILE, SCHEMA_VERSION as STORE_SCHEMA_VERSION, STORE_FILE, Variant
 from .errors import SelectionError, UnsafeReleaseError
 
 RELEASE_FILE = "release.json"

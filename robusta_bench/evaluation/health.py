@@ -27,7 +27,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from ..features.store import FeatureStore, StoreError, Variant
+from ..store.feature_store import FeatureStore, StoreError, Variant
 from ..files import atomic_write_text
 
 FLAG_LAMBDA = 0.25

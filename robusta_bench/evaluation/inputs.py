@@ -24,7 +24,7 @@ import pandas as pd
 
 from ..detectors.base import TrainSet
 from ..detectors.mil import uniform_indices
-from ..features.store import FeatureStore, StoreError, Variant
+from ..store.feature_store import FeatureStore, StoreError, Variant
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..corruptions.plan import Plan, load_plan, make_plan, plan_path
-from ..features.store import FeatureStore, StoreError, Variant
+from ..store.feature_store import FeatureStore, StoreError, Variant
 from .compose import (
     FIG4_SETTINGS,
     LEVELS,

@@ -32,7 +32,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..detectors.inference import SharedInputs, compute_dtype
-from ..features.store import FeatureStore, Variant
+from ..store.feature_store import FeatureStore, Variant
 from .compose import CLEAN, MISSING, Combo
 
 Group = tuple[str, Variant]

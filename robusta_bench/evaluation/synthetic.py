@@ -32,7 +32,7 @@ import pandas as pd
 from ..corruptions.plan import AUDIO_TYPES, VISUAL_TYPES
 from ..dataset.annotations import write_annotations
 from ..dataset.names import make_name
-from ..features.store import FeatureStore, Variant
+from ..store.feature_store import FeatureStore, Variant
 from ..manifest import write_table
 from ..seeding import rng_for
 

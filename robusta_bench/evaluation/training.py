@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..features.store import FeatureStore, StoreError, Variant
+from ..store.feature_store import FeatureStore, StoreError, Variant
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Extractor
+from .extractor import Extractor
 
 #: compute dtypes of the clip extractors (float32 is the parity-tested path)
 DTYPES = ("float32", "bfloat16", "float16")

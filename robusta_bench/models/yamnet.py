@@ -11,7 +11,7 @@ BatchNorm has a shift (beta) and no scale (gamma), with eps 1e-4. The
 layer with 521 outputs and a sigmoid gives the AudioSet class scores, in the
 row order of ``robusta_bench/data/yamnet_class_map.csv``.
 
-Front end: :mod:`robusta_bench.features.audio_frontend` (log offset 0.001).
+Front end: :mod:`robusta_bench.models.audio_frontend` (log offset 0.001).
 The extractor gets one 0.96 s window (15360 samples) per snippet. It pads
 each window with zeros to 15600 samples, which gives exactly one 96-frame
 patch, the same patch the official model builds for a 0.96 s input.
@@ -37,7 +37,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from . import audio_frontend as af
-from .base import EXTRACTORS, Extractor
+from .extractor import EXTRACTORS, Extractor
 from .zoo import state_sha256
 
 NUM_CLASSES = 521

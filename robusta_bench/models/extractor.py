@@ -10,7 +10,7 @@ An extractor is a class registered in :data:`EXTRACTORS` under its CLI name
 
 Its spec file ``extractors/<name>.json`` records the weights source, sha256 and
 preprocessing. The model is built by a pure builder and bound to weights by the
-verified loader in :mod:`robusta_bench.features.zoo`.
+verified loader in :mod:`robusta_bench.models.zoo`.
 
 Batch contract of :meth:`Extractor.embed`:
 - visual: ``(B, 16, 224, 224, 3)`` uint8 RGB clips (already resized/cropped by the

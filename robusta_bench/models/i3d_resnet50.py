@@ -40,7 +40,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .base import EXTRACTORS
+from .extractor import EXTRACTORS
 from .clip_model import ClipExtractor, as_clip_batch, check_dtype
 
 FEATURE_DIM = 2048

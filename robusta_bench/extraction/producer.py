@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from .protocol import Protocol, Snippetizer, audio_windows, n_snippets, resize_frames, to_model_audio
-from .store import Variant
+from ..store.feature_store import Variant
 from .variants import VideoJob
 
 AUDIO_ITEM_WINDOWS = 128

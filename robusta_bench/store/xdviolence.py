@@ -37,7 +37,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from ..files import atomic_path, atomic_write_json, atomic_write_text, read_json
-from .store import FeatureStore, StoreError, Variant
+from .feature_store import FeatureStore, StoreError, Variant
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +175,7 @@ def export_xdviolence(
     report = ExportReport(out_dir=out, visual=vis, audio=aud)
 
     if manifest is not None:
-        from .variants import read_videos
+        from ..extraction.variants import read_videos
 
         splits = {x.name: x.split for x in read_videos(manifest)}
     else:
@@ -356,7 +356,7 @@ def import_xdviolence(
     if record and record.get("extractor") == extractor and Variant(**{k: record["variant"][k] for k in ("corruption", "severity", "seed")}) == v:
         shash, meta, n_crops, dim = record["spec_hash"], dict(record["meta"]), int(record["n_crops"]), int(record["feature_dim"])
     else:
-        from .base import spec_hash
+        from ..models.extractor import spec_hash
 
         desc = {"imported": "xdviolence", "extractor": extractor, "modality": modality, "n_crops": n_crops, "feature_dim": dim, "trim": bool(trim)}
         shash = spec_hash(desc)
@@ -419,7 +419,7 @@ def _load_visual(name: str, crops: dict[int, Path], n_crops: int, dim: int) -> n
 
 def _modality_of(extractor: str, src: Path) -> str:
     from ..registry import RegistryError
-    from .base import get_extractor_class
+    from ..models.extractor import get_extractor_class
 
     try:
         return get_extractor_class(extractor).modality

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from .store import Variant
+from ..store.feature_store import Variant
 
 SPLITS = ("all", "train", "test")
 

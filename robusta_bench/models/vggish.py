@@ -1,6 +1,6 @@
 """VGGish (Hershey et al. 2017, Google AudioSet) in PyTorch: 128-d audio embeddings.
 
-Front end (:mod:`robusta_bench.features.audio_frontend`): 16 kHz mono, STFT
+Front end (:mod:`robusta_bench.models.audio_frontend`): 16 kHz mono, STFT
 400/160/512 with a periodic Hann window, magnitude, 64 HTK mel bands
 125-7500 Hz, ``log(mel + 0.01)``, 96-frame examples.
 
@@ -41,7 +41,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from . import audio_frontend as af
-from .base import EXTRACTORS, Extractor
+from .extractor import EXTRACTORS, Extractor
 
 EMBEDDING_DIM = 128
 QUANTIZE_MIN = -2.0
@@ -345,7 +345,7 @@ class _ClassOrInstanceMethod:
 
 
 def _spec_preprocessing() -> dict[str, Any]:
-    from .base import load_spec
+    from .extractor import load_spec
 
     try:
         return dict(load_spec("vggish").get("preprocessing", {}))

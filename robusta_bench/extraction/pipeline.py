@@ -1,7 +1,7 @@
 """The extraction pipeline behind ``robusta-bench extract``.
 
 One call of :func:`extract` turns an index manifest into feature groups of a
-:class:`~robusta_bench.features.store.FeatureStore`, one group per (extractor,
+:class:`~robusta_bench.store.feature_store.FeatureStore`, one group per (extractor,
 variant):
 
 - background workers decode each video once (:mod:`.producer`) and derive every
@@ -10,7 +10,7 @@ variant):
 - the main thread crops snippets and batches them across crops, variants and
   videos (:mod:`.batching`), so the model always sees full batches;
 - features are written per video, in manifest order, through resumable
-  :class:`~robusta_bench.features.store.GroupWriter` s keyed by a spec hash that
+  :class:`~robusta_bench.store.feature_store.GroupWriter` s keyed by a spec hash that
   covers the extractor spec, the protocol, the crops and the precision; videos
   already stored are skipped, a failing video is recorded by name and the run
   goes on.
@@ -38,10 +38,10 @@ import numpy as np
 from .. import BENCHMARK_VERSION
 from ..registry import RegistryError
 from ..seeding import corruption_seed
-from .base import spec_hash
+from ..models.extractor import spec_hash
 from .batching import Batcher, VideoFeatures
 from .protocol import OFFICIAL, Protocol, crop_clip, parse_crop_order, select_crops
-from .store import FeatureStore, GroupWriter, StoreError, Variant, content_key
+from ..store.feature_store import FeatureStore, GroupWriter, StoreError, Variant, content_key
 from .variants import VideoItem, VideoJob, parse_variants, plan_jobs, read_videos, variant_modality
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,7 @@ def build_extractor(spec: Any, device: str = "cpu") -> Any:
     """
     if not isinstance(spec, (str, type)):
         return spec
-    from .base import get_extractor_class
+    from ..models.extractor import get_extractor_class
 
     cls = get_extractor_class(spec) if isinstance(spec, str) else spec
     try:
@@ -179,7 +179,7 @@ def crop_order_for(obj: Any, spec: dict[str, Any] | None, crops: int | None) -> 
 
 
 def _load_spec_or_none(name: str) -> dict[str, Any] | None:
-    from .base import load_spec
+    from ..models.extractor import load_spec
 
     try:
         return load_spec(name)
@@ -479,7 +479,7 @@ def extract(
 
     report = ExtractReport(store=Path(store_dir), videos=len(videos))
     store = FeatureStore(store_dir, create=True)
-    from .export import update_store_videos
+    from ..store.xdviolence import update_store_videos
 
     update_store_videos(store.root, videos)
 

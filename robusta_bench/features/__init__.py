@@ -1,1 +1,0 @@
-"""robusta_bench.features"""
