@@ -518,9 +518,9 @@ def test_precision_check_and_fallback(clips_dir, tmp_path, monkeypatch):
     torch.set_num_threads(1)
     ext = TinyTorch()
     batch = np.random.default_rng(0).integers(0, 256, (2, 16, 224, 224, 3), dtype=np.uint8)
-    check = prec.check_precision(ext.embed, batch, "bf16")
+    check = prec.calibrate_precision(ext.embed, batch, "bf16")
     assert 0 < check.max_abs_diff and check.ok, check.describe()
-    assert not prec.check_precision(ext.embed, batch, "bf16", tolerance=0.0).ok
+    assert not prec.calibrate_precision(ext.embed, batch, "bf16", tolerance=0.0).ok
 
     man = write_manifest(tmp_path / "m.csv", [{"name": "car2", "path": str(clips_dir / "car2.mp4"), "split": "test"}])
     rep = extract(man, [ext], "clean", tmp_path / "bf", precision="bf16", batch_size=3)

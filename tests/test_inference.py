@@ -157,10 +157,10 @@ def test_make_scorer_precision():
 def test_check_precision_on_classes_and_names():
     """The check ``evaluate()`` runs before training: on detector classes, and unknown names refused."""
     from robusta_bench.detectors.base import get_detector_class
-    from robusta_bench.evaluation.scoring import check_precision
+    from robusta_bench.evaluation.scoring import check_scoring_precision
 
     for name in ("hlnet", "robusta"):
-        check_precision(get_detector_class(name), "bfloat16")
-        check_precision(get_detector_class(name), "float32")
+        check_scoring_precision(get_detector_class(name), "bfloat16")
+        check_scoring_precision(get_detector_class(name), "float32")
     with pytest.raises(ValueError, match="precision must be one of"):
-        check_precision(get_detector_class("hlnet"), "int8")
+        check_scoring_precision(get_detector_class("hlnet"), "int8")

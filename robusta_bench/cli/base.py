@@ -1,4 +1,4 @@
-"""Shared CLI helpers: the 'not built yet' stub, logging, progress bars."""
+"""Shared CLI helpers: the 'not built yet' stub, logging, progress bars (:func:`progress_enabled`)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,10 @@ import logging
 import sys
 
 import click
+
+from ..progress import progress_enabled
+
+__all__ = ["not_built", "progress_enabled", "setup_logging"]
 
 
 def not_built(name: str, what: str) -> click.Command:
@@ -29,6 +33,3 @@ def setup_logging(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
-def progress_enabled() -> bool:
-    """Progress bars only on a terminal (never in CI logs or pipes)."""
-    return sys.stderr.isatty()

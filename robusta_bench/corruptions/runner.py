@@ -183,7 +183,7 @@ def output_path(out_dir: str | Path, name: str, corruption: str, severity: int, 
     return Path(out_dir) / f"{corruption}-s{int(severity)}-seed{int(seed)}" / f"{name}.mp4"
 
 
-def plan_jobs(
+def corruption_jobs(
     plan: Plan,
     settings: Sequence[str],
     severities: Sequence[int],
@@ -376,7 +376,7 @@ def corrupt_videos(
     sources = resolve_sources(manifest, manifest_dir, video_dir)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    todo = plan_jobs(plan, settings, sevs, fraction, seed, sources, out)
+    todo = corruption_jobs(plan, settings, sevs, fraction, seed, sources, out)
 
     known = {tuple(r[k] if k not in ("severity", "seed") else int(r[k]) for k in KEY): r for r in _load_manifest(out).to_dict("records")}
     report = CorruptReport()

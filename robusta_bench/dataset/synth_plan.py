@@ -129,7 +129,7 @@ def _hits(rng: np.random.Generator, categories: tuple[str, ...], t0: float, t1: 
     return tuple(out)
 
 
-def make_plan(
+def draw_video_plan(
     rng: np.random.Generator,
     *,
     name: str,

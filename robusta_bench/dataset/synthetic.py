@@ -41,7 +41,7 @@ from .annotations import write_annotations
 from .index import index_videos, write_manifest
 from .names import VIOLENT_CODES, format_span, make_name
 from .synth_audio import render_audio
-from .synth_plan import VideoPlan, make_plan
+from .synth_plan import VideoPlan, draw_video_plan
 from .synth_video import render_frames
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,7 @@ def plan_video(index: int, label: int, categories: tuple[str, ...], *, seconds: 
     width, height = size
     n_frames = int(round(seconds * FPS))
     rng = rng_for("synth-video", seed, index, n_frames, width, height)
-    return make_plan(
+    return draw_video_plan(
         rng,
         name=video_name(index, seconds, categories),
         label=label,

@@ -47,7 +47,7 @@ from .compose import (
     table2_settings,
 )
 from .metrics import SnippetCounts, curve_metrics
-from .scoring import MethodRun, ScoreBank, check_precision, score_all
+from .scoring import MethodRun, ScoreBank, check_scoring_precision, score_all
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ def evaluate(
         from ..detectors.base import get_detector_class
 
         for lb in labels:
-            check_precision(get_detector_class(resolve_method(lb)[0]), precision)
+            check_scoring_precision(get_detector_class(resolve_method(lb)[0]), precision)
     vext, aext = resolve_extractors(store, visual_extractor, audio_extractor)
     if isinstance(plan, (str, Path)):
         plan = Plan.from_file(plan)

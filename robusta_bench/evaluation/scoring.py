@@ -231,7 +231,7 @@ def _score_video(
     bank.lengths[name] = t
 
 
-def check_precision(detector: Any, precision: str) -> None:
+def check_scoring_precision(detector: Any, precision: str) -> None:
     """Raise ValueError unless ``detector`` (a class or an instance) can score in ``precision``.
 
     float32 is always supported; any other precision must be one of
@@ -246,8 +246,8 @@ def check_precision(detector: Any, precision: str) -> None:
 
 
 def make_scorer(detector: Any, device: str, precision: str = "float32") -> Any:
-    """``detector.scorer(device)``, with ``precision`` when it is not float32 (see :func:`check_precision`)."""
-    check_precision(detector, precision)
+    """``detector.scorer(device)``, with ``precision`` when it is not float32 (see :func:`check_scoring_precision`)."""
+    check_scoring_precision(detector, precision)
     if precision == "float32":
         return detector.scorer(device)
     return detector.scorer(device, precision=precision)

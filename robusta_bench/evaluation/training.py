@@ -108,6 +108,7 @@ def load_train_set(
 ) -> tuple[Any, dict[str, str]]:
     """The clean :class:`~robusta_bench.detectors.base.TrainSet` of ``split`` and the videos left out (name -> why)."""
     from ..detectors.base import TrainSet
+    from ..detectors.mil import uniform_indices
 
     rows = manifest.loc[manifest["split"].astype(str) == split]
     if "error" in rows:
@@ -133,7 +134,7 @@ def load_train_set(
         if t < 1:
             skipped[n] = "no snippets"
             continue
-        idx = _uniform_indices(t, max_len)
+        idx = uniform_indices(t, max_len)
         keep.append(n)
         vlist.append(None if v is None else np.ascontiguousarray(v[:, idx]))
         alist.append(None if a2 is None else np.ascontiguousarray(a2[idx]))
@@ -148,13 +149,6 @@ def load_train_set(
         audio=alist if aud is not None else None,
     )
     return ts, skipped
-
-
-def _uniform_indices(length: int, max_len: int) -> np.ndarray:
-    """All indices, or ``floor(linspace(0, length - 1, max_len))`` (the official subsampling)."""
-    if length <= max_len:
-        return np.arange(length)
-    return np.floor(np.linspace(0, length - 1, max_len)).astype(np.int64)
 
 
 def build_for(label: str, train_set: Any, options: Mapping[str, Any] | None = None) -> Any:

@@ -42,7 +42,7 @@ from ..models.extractor import spec_hash
 from .batching import Batcher, VideoFeatures
 from .protocol import OFFICIAL, Protocol, crop_clip, parse_crop_order, select_crops
 from ..store.feature_store import FeatureStore, GroupWriter, StoreError, Variant, content_key
-from .variants import VideoItem, VideoJob, parse_variants, plan_jobs, read_videos, variant_modality
+from .variants import VideoItem, VideoJob, parse_variants, extraction_jobs, read_videos, variant_modality
 
 log = logging.getLogger(__name__)
 
@@ -531,7 +531,7 @@ def extract(
         report.groups = sorted(report.written)
 
         done = {key: set(g.writer.done) for key, g in groups.items()}
-        jobs = plan_jobs(
+        jobs = extraction_jobs(
             videos, visual_names, audio_names, variant_list, done, split=split, variant_split=variant_split
         )
         report.skipped = sum(j.skipped for j in jobs)
@@ -696,7 +696,7 @@ def _calibrate_precision(
 ) -> dict[str, str]:
     """Check ``precision`` against fp32 per extractor on the first clean snippets of the run."""
     from ..corruptions.base import get_corruption
-    from .precision import check_precision
+    from .precision import calibrate_precision
     from .producer import produce
 
     want = 8
@@ -728,7 +728,7 @@ def _calibrate_precision(
             out[n] = "fp32"
             report.precision_checks[n] = f"{precision}: no calibration data, using fp32"
             continue
-        check = check_precision(obj.embed, np.stack(samples[n]), precision, device=device)
+        check = calibrate_precision(obj.embed, np.stack(samples[n]), precision, device=device)
         out[n] = precision if check.ok else "fp32"
         report.precision_checks[n] = check.describe() + ("" if check.ok else " -> using fp32")
     return out

@@ -3,7 +3,7 @@
 fp32 is the reference. ``tf32`` enables TensorFloat-32 matmuls/convolutions on
 CUDA; ``bf16`` runs the extractor under ``torch.autocast(dtype=bfloat16)`` (on
 CUDA, or on CPU where it is slow but lets the check run without a GPU). Before a
-reduced mode is used for real, :func:`check_precision` runs a calibration
+reduced mode is used for real, :func:`calibrate_precision` runs a calibration
 batch (the first snippets of the run) in fp32 and in the reduced mode and compares: the relative error
 ``max|reduced - fp32| / max|fp32|`` must stay within the tolerance, else the
 pipeline falls back to fp32 and says so. The mode is part of the store key, so
@@ -72,7 +72,7 @@ def precision_mode(precision: str, device: str = "cpu") -> Iterator[None]:
         yield
 
 
-def check_precision(
+def calibrate_precision(
     embed: Callable[[np.ndarray], Any],
     batch: np.ndarray,
     precision: str,

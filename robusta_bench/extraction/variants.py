@@ -137,7 +137,7 @@ def read_videos(manifest: str | Path, limit: int | None = None) -> list[VideoIte
     return out
 
 
-def plan_jobs(
+def extraction_jobs(
     videos: Sequence[VideoItem],
     visual_extractors: Sequence[str],
     audio_extractors: Sequence[str],

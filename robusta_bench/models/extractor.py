@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
@@ -35,17 +35,45 @@ EXTRACTORS: Registry[type["Extractor"]] = Registry("extractor")
 
 
 def load_spec(name: str) -> dict[str, Any]:
-    """Read ``extractors/<name>.json``."""
+    """Read ``extractors/<name>.json``.
+
+    Raises FileNotFoundError (naming the known specs) when there is none, and
+    ValueError for a file that is not valid JSON.
+    """
     path = extractors_dir() / f"{name}.json"
-    if not path.exists():
-        raise FileNotFoundError(f"no extractor spec {path}")
-    return json.loads(path.read_text(encoding="utf-8"))
+    if not path.is_file():
+        known = sorted(p.stem for p in extractors_dir().glob("*.json"))
+        raise FileNotFoundError(f"no extractor spec {path} (known extractors: {', '.join(known) or 'none'})")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: invalid JSON ({exc})") from None
 
 
 def spec_hash(spec: dict[str, Any]) -> str:
     """Short content hash of a spec (first 12 hex of sha256 of its canonical JSON)."""
     blob = json.dumps(spec, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def check_state_shapes(
+    state: Mapping[str, Any], expected: Mapping[str, tuple[int, ...]], what: str, network: str, *, hint: str = ""
+) -> None:
+    """Raise ValueError unless ``state`` has exactly the names and shapes of ``expected``.
+
+    ``what`` names the source in the message (a file, "weights"), ``network``
+    the model the weights should fit; ``hint`` is appended when names differ.
+    """
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise ValueError(
+            f"{what} does not fit {network}: missing {missing[:4]} ({len(missing)}), "
+            f"unexpected {unexpected[:4]} ({len(unexpected)}){hint}"
+        )
+    for k, shape in expected.items():
+        if tuple(np.shape(state[k])) != tuple(shape):
+            raise ValueError(f"{what}: {k} has shape {tuple(np.shape(state[k]))}, expected {tuple(shape)}")
 
 
 class Extractor(ABC):

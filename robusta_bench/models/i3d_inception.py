@@ -37,7 +37,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .extractor import EXTRACTORS
+from .extractor import EXTRACTORS, check_state_shapes
 from .clip_model import ClipExtractor, check_dtype
 
 FEATURE_DIM = 1024
@@ -274,16 +274,7 @@ def convert_pytorch_i3d(paths: Mapping[str, str | Path]) -> dict[str, np.ndarray
 
 
 def _check_shapes(state: Mapping[str, np.ndarray], expected: Mapping[str, tuple[int, ...]], what: str) -> None:
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    if missing or unexpected:
-        raise ValueError(
-            f"{what} does not fit I3D Inception-v1: missing {missing[:4]} ({len(missing)}), "
-            f"unexpected {unexpected[:4]} ({len(unexpected)})"
-        )
-    for k, shape in expected.items():
-        if tuple(state[k].shape) != tuple(shape):
-            raise ValueError(f"{what}: {k} has shape {tuple(state[k].shape)}, expected {tuple(shape)}")
+    check_state_shapes(state, expected, what, "I3D Inception-v1")
 
 
 # --------------------------------------------------------------------------- torch network

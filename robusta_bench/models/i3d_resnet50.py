@@ -40,7 +40,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .extractor import EXTRACTORS
+from .extractor import EXTRACTORS, check_state_shapes
 from .clip_model import ClipExtractor, as_clip_batch, check_dtype
 
 FEATURE_DIM = 2048
@@ -165,19 +165,9 @@ def k400_state_shapes() -> dict[str, tuple[int, ...]]:
 
 
 def _check_shapes(state: Mapping[str, Any], expected: Mapping[str, tuple[int, ...]], what: str) -> None:
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    if missing or unexpected:
-        hint = ""
-        if any(".nl." in k for k in unexpected):
-            hint = " (the non-local variant is not supported: use the I3D baseline weights)"
-        raise ValueError(
-            f"{what} does not fit I3D ResNet-50: missing {missing[:4]} ({len(missing)}), "
-            f"unexpected {unexpected[:4]} ({len(unexpected)}){hint}"
-        )
-    for k, shape in expected.items():
-        if tuple(np.shape(state[k])) != tuple(shape):
-            raise ValueError(f"{what}: {k} has shape {tuple(np.shape(state[k]))}, expected {tuple(shape)}")
+    non_local = any(".nl." in k for k in set(state) - set(expected))
+    hint = " (the non-local variant is not supported: use the I3D baseline weights)" if non_local else ""
+    check_state_shapes(state, expected, what, "I3D ResNet-50", hint=hint)
 
 
 # --------------------------------------------------------------------------- converters

