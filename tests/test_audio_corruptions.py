@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 from robusta_bench.corruptions import corruption_names, get_corruption
-from robusta_bench.corruptions.audio import AUDIO_CORRUPTIONS
 from robusta_bench.seeding import corruption_seed
+
+#: the eight audio corruptions of the benchmark
+AUDIO_CORRUPTIONS = ("babble", "bitrate", "hf_channel", "pink_noise", "pitch_shift", "random_dropout", "reverb", "white_noise")
 
 RATE = 48000
 SEEDED = ("babble", "pink_noise", "random_dropout", "reverb", "white_noise")

@@ -157,17 +157,24 @@ class ConcatDetector(_Fitted):
 
 @contextlib.contextmanager
 def registered_detectors() -> Iterator[None]:
-    """Register ``test-late`` and ``test-concat`` for the duration (the global registry stays clean)."""
-    added = []
+    """Register ``test-late`` and ``test-concat`` (and the ablations ``test-late-pad`` and
+    ``test-late-average``) for the duration (the global registry stays clean)."""
+    added, ablations = [], []
     for cls in (LateDetector, ConcatDetector):
         if cls.name not in DETECTORS:
             DETECTORS.register(cls.name)(cls)
             added.append(cls.name)
+    for name, opts in (("test-late-pad", {"align": "pad"}), ("test-late-average", {"fusion": "average"})):
+        if name not in DETECTORS:
+            DETECTORS.register_ablation(name, "test-late", **opts)
+            ablations.append(name)
     try:
         yield
     finally:
         for name in added:
             DETECTORS._entries.pop(name, None)
+        for name in ablations:
+            DETECTORS._ablations.pop(name, None)
 
 
 # --------------------------------------------------------------------- data

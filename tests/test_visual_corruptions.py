@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from robusta_bench.corruptions import CORRUPTIONS, corruption_names, get_corruption
-from robusta_bench.corruptions.visual import VISUAL_CORRUPTIONS
+
+#: the eight visual corruptions of the benchmark, in the paper's order
+VISUAL_CORRUPTIONS = ("bit_error", "brightness", "contrast", "fog", "rain", "motion_blur", "saturate", "shot_noise")
 from robusta_bench.corruptions.visual import functional as F
 from robusta_bench.corruptions.visual.bit_error import PacketLevelError
 from robusta_bench.seeding import corruption_seed

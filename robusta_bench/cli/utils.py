@@ -13,12 +13,11 @@ import click
 def list_cmd(what: str, as_json: bool) -> None:
     """List the entries of one registry (corruptions, extractors or detectors)."""
     if what == "corruptions":
-        from ..corruptions.base import CORRUPTIONS as registry, _ensure_loaded
+        from ..corruptions.base import CORRUPTIONS as registry
     elif what == "extractors":
-        from ..models.extractor import EXTRACTORS as registry, _ensure_loaded  # type: ignore[no-redef]
+        from ..models.extractor import EXTRACTORS as registry  # type: ignore[no-redef]
     else:
-        from ..detectors.base import DETECTORS as registry, _ensure_loaded  # type: ignore[no-redef]
-    _ensure_loaded()
+        from ..detectors.base import DETECTORS as registry  # type: ignore[no-redef]
     rows = registry.describe()
     if as_json:
         click.echo(json.dumps(rows, indent=2, default=str))

@@ -9,6 +9,10 @@ A corruption is a class registered in :data:`CORRUPTIONS` with
                  names carry their unit (``snr_db``, ``cutoff_hz``, ``drop_s``)
 - ``packet_level`` True for corruptions that work on the compressed stream
                  (bit error) rather than on decoded samples
+- ``rank``       its place among its modality's corruptions in the benchmark
+                 tables and plans (the paper's order), given at registration
+                 (``@CORRUPTIONS.register("fog", rank=4)``); None (the default)
+                 registers a corruption that is not part of the benchmark suite
 
 and a pure :meth:`Corruption.apply`. All randomness comes from the integer
 ``seed`` passed in (see :func:`robusta_bench.seeding.corruption_seed`), never
@@ -30,7 +34,13 @@ import numpy as np
 
 from ..registry import Registry
 
-CORRUPTIONS: Registry[type["Corruption"]] = Registry("corruption")
+#: every module of the visual and audio suites is imported on first use, then
+#: the ``robusta_bench.corruptions`` entry points (see :mod:`robusta_bench.registry`)
+CORRUPTIONS: Registry[type["Corruption"]] = Registry(
+    "corruption",
+    packages=("robusta_bench.corruptions.visual", "robusta_bench.corruptions.audio"),
+    group="robusta_bench.corruptions",
+)
 
 MODALITIES = ("visual", "audio")
 SEVERITIES = (1, 2, 3, 4, 5)
@@ -45,6 +55,7 @@ class Corruption(ABC):
     levels: ClassVar[tuple[dict[str, Any], ...]] = ()
     packet_level: ClassVar[bool] = False
     description: ClassVar[str] = ""
+    rank: ClassVar[int | None] = None
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
@@ -69,6 +80,7 @@ class Corruption(ABC):
             "modality": cls.modality,
             "version": cls.version,
             "packet_level": cls.packet_level,
+            "rank": cls.rank,
             "description": cls.description,
             "levels": [dict(lv) for lv in cls.levels],
         }
@@ -101,17 +113,15 @@ class Corruption(ABC):
 
 def get_corruption(name: str) -> Corruption:
     """Instantiate the registered corruption ``name``."""
-    _ensure_loaded()
     return CORRUPTIONS.get(name)()
 
 
 def corruption_names(modality: str | None = None) -> list[str]:
     """Registered corruption names, optionally only those of one modality."""
-    _ensure_loaded()
     return [n for n in CORRUPTIONS.names() if modality is None or CORRUPTIONS.get(n).modality == modality]
 
 
-def _ensure_loaded() -> None:
-    # Importing the sub-packages registers their corruptions.
-    from . import visual  # noqa: F401  (visual first: listing order)
-    from . import audio  # noqa: F401
+def benchmark_corruptions(modality: str) -> tuple[str, ...]:
+    """The corruptions of ``modality`` in the benchmark suite (those with a ``rank``), in rank order."""
+    ranked = [(CORRUPTIONS.get(n).rank, n) for n in corruption_names(modality)]
+    return tuple(n for r, n in sorted((r, n) for r, n in ranked if r is not None))

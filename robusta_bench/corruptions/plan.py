@@ -39,13 +39,15 @@ import pandas as pd
 from ..files import atomic_write_text
 from ..paths import manifests_dir
 from ..seeding import rng_for
+from .base import benchmark_corruptions
 
 PLAN_FORMAT = "robusta-bench plan"
 PLAN_VERSION = "v1"
 FRACTIONS = (0.1, 0.3, 0.5, 0.7, 0.9, 1.0)
-#: the eight corruptions of each modality in benchmark v1 (the paper's Table I)
-VISUAL_TYPES = ("bit_error", "brightness", "contrast", "fog", "rain", "motion_blur", "saturate", "shot_noise")
-AUDIO_TYPES = ("babble", "bitrate", "hf_channel", "pink_noise", "pitch_shift", "random_dropout", "reverb", "white_noise")
+#: the corruptions of each modality in the benchmark suite, from the registry in
+#: rank order (v1: the eight of each of the paper's Table I); a plan file records its own
+VISUAL_TYPES = benchmark_corruptions("visual")
+AUDIO_TYPES = benchmark_corruptions("audio")
 #: the paper's audio+visual pairs
 PAIRS = ("motion_blur+babble", "brightness+random_dropout", "bit_error+hf_channel")
 #: values of an assignment besides corruption names
@@ -233,9 +235,8 @@ class Plan:
 
 def _registered_modality(name: str) -> str | None:
     """The modality of a registered corruption outside the plan's type lists (user additions)."""
-    from .base import CORRUPTIONS, corruption_names
+    from .base import CORRUPTIONS
 
-    corruption_names()  # make sure the suites are registered
     return CORRUPTIONS.get(name).modality if name in CORRUPTIONS else None
 
 

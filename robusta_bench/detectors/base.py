@@ -1,7 +1,8 @@
 """The detector registry and the contract every anomaly detector follows.
 
 A detector is registered in :data:`DETECTORS` (``hlnet``, ``robusta``,
-``visual-only``, ``audio-only``). It declares the modalities it consumes, is
+``visual-only``, ``audio-only``, and the ablations ``robusta-pad`` and
+``robusta-average``, registered with their parent and options). It declares the modalities it consumes, is
 built from plain keyword options (feature dimensions, ablation flags), is fitted
 on clean training features (:class:`TrainSet`) and scores one video at a time:
 per-snippet anomaly scores in [0, 1] for the offline (main) head and the online
@@ -27,32 +28,20 @@ import numpy as np
 
 from ..registry import Registry
 
-DETECTORS: Registry[type] = Registry("detector")
+#: every module of :mod:`robusta_bench.detectors` is imported on first use, then
+#: the ``robusta_bench.detectors`` entry points (see :mod:`robusta_bench.registry`)
+DETECTORS: Registry[type] = Registry("detector", packages=("robusta_bench.detectors",), group="robusta_bench.detectors")
 MODALITIES = ("visual", "audio")
 
 
 def get_detector_class(name: str) -> type:
-    """The registered detector class ``name`` (imports the detector modules)."""
-    _ensure_loaded()
+    """The registered detector class ``name`` (an ablation's parent class for an ablation)."""
     return DETECTORS.get(name)
 
 
 def detector_names() -> list[str]:
-    """All registered detector names."""
-    _ensure_loaded()
+    """All registered detector names, ablations last."""
     return DETECTORS.names()
-
-
-def _ensure_loaded() -> None:
-    import importlib
-
-    for mod in ("hlnet", "robusta"):
-        try:
-            importlib.import_module(f"{__package__}.{mod}")
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.endswith(mod):
-                continue
-            raise
 
 
 @dataclass
@@ -197,8 +186,9 @@ class Detector:
 
 
 def build_detector(name: str, visual_dim: int = 1024, audio_dim: int = 128, **options: Any) -> Detector:
-    """A fresh (untrained) detector of registered class ``name``."""
-    return get_detector_class(name)(visual_dim=visual_dim, audio_dim=audio_dim, **options)
+    """A fresh (untrained) detector ``name``: a registered class, or an ablation (its parent with its options)."""
+    parent, fixed = DETECTORS.resolve(name)
+    return DETECTORS.get(parent)(visual_dim=visual_dim, audio_dim=audio_dim, **{**fixed, **options})
 
 
 def load_detector(path: str | Path) -> Detector:

@@ -400,3 +400,7 @@ def _gather(feats: list[np.ndarray], videos: np.ndarray, cap: int, rng: np.rando
     if len(pairs) > cap:
         pairs = pairs[np.sort(rng.choice(len(pairs), cap, replace=False))]
     return np.stack([feats[v][t] for v, t in pairs]).astype(np.float64)
+
+
+DETECTORS.register_ablation("robusta-pad", "robusta", align="pad", summary="RobustA with zero-padded audio instead of the projection (Table V)")
+DETECTORS.register_ablation("robusta-average", "robusta", fusion="average", summary="RobustA with 0.5/0.5 late fusion instead of GMM weights (Fig. 4)")

@@ -5,9 +5,9 @@ features ``(crops, T, dv)`` and audio features ``(T, da)`` are cut to their
 common length and, when longer than ``max_len`` snippets, subsampled at the
 official ``floor(linspace(0, T - 1, max_len))`` indices.
 
-Method names are registered detector names (``hlnet``, ``robusta`` ...),
-optionally with an ablation suffix (:data:`SUFFIXES`): ``robusta-pad``
-(zero-padding instead of the projection) or ``robusta-average`` (0.5/0.5 fusion).
+Method names are registered detector names (``hlnet``, ``robusta`` ...) or
+registered ablations (``robusta-pad``: zero-padding instead of the projection;
+``robusta-average``: 0.5/0.5 fusion), listed by ``robusta-bench list detectors``.
 """
 
 from __future__ import annotations
@@ -23,30 +23,15 @@ from ..store.feature_store import FeatureStore, StoreError, Variant
 
 log = logging.getLogger(__name__)
 
-#: ablation aliases: label -> (registered detector, options)
-METHOD_ALIASES: dict[str, tuple[str, dict[str, Any]]] = {}
-#: ablation suffixes of a registered name: ``robusta-pad`` = robusta with align="pad" (Table V),
-#: ``robusta-average`` = robusta with 0.5/0.5 fusion (Fig. 4)
-SUFFIXES: dict[str, dict[str, Any]] = {"-pad": {"align": "pad"}, "-average": {"fusion": "average"}}
-
-
 def resolve_method(label: str) -> tuple[str, dict[str, Any]]:
-    """``(registered detector name, options)`` of a method label (an alias or a registered name)."""
-    from ..detectors.base import detector_names
+    """``(registered detector name, options)`` of a method label: a detector, or an ablation's parent and options."""
+    from ..detectors.base import DETECTORS
+    from ..registry import RegistryError
 
-    if label in METHOD_ALIASES:
-        name, opts = METHOD_ALIASES[label]
-        return name, dict(opts)
-    known = detector_names()
-    if label in known:
-        return label, {}
-    for suffix, opts in SUFFIXES.items():
-        if label.endswith(suffix) and label[: -len(suffix)] in known:
-            return label[: -len(suffix)], dict(opts)
-    raise ValueError(
-        f"unknown method {label!r}; registered detectors: {', '.join(known)} "
-        f"(ablations: append {' or '.join(SUFFIXES)}, e.g. robusta-pad)"
-    )
+    try:
+        return DETECTORS.resolve(label)
+    except RegistryError:
+        raise ValueError(f"unknown method {label!r}; registered detectors and ablations: {', '.join(DETECTORS.names())}") from None
 
 
 def store_extractors(store: FeatureStore) -> dict[str, list[str]]:

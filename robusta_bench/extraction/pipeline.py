@@ -248,7 +248,7 @@ def read_corrupt_manifest(directory: str | Path) -> dict[tuple[str, str, int, in
     """
     import pandas as pd
 
-    from ..corruptions.base import CORRUPTIONS, _ensure_loaded
+    from ..corruptions.base import CORRUPTIONS
 
     directory = Path(directory)
     path = directory / CORRUPT_MANIFEST
@@ -259,7 +259,6 @@ def read_corrupt_manifest(directory: str | Path) -> dict[tuple[str, str, int, in
     need = [c for c in ("name", "corruption", "severity") if c not in df.columns]
     if need or col is None:
         raise ValueError(f"{path} lacks column(s) {', '.join(need + ([] if col else ['output_path']))}")
-    _ensure_loaded()
     out: dict[tuple[str, str, int, int], Path | str] = {}
     for row in df.to_dict("records"):
         corruption = str(row["corruption"]).replace("-", "_")

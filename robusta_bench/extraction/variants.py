@@ -83,9 +83,8 @@ def variant_modality(variant: Variant) -> str | None:
     """``None`` for clean, else the registered corruption's modality (``visual``/``audio``)."""
     if variant.is_clean:
         return None
-    from ..corruptions.base import CORRUPTIONS, _ensure_loaded
+    from ..corruptions.base import CORRUPTIONS
 
-    _ensure_loaded()
     return CORRUPTIONS.get(variant.corruption).modality
 
 

@@ -31,7 +31,9 @@ import numpy as np
 from ..paths import extractors_dir
 from ..registry import Registry
 
-EXTRACTORS: Registry[type["Extractor"]] = Registry("extractor")
+#: every module of :mod:`robusta_bench.models` is imported on first use, then the
+#: ``robusta_bench.extractors`` entry points (see :mod:`robusta_bench.registry`)
+EXTRACTORS: Registry[type["Extractor"]] = Registry("extractor", packages=("robusta_bench.models",), group="robusta_bench.extractors")
 
 
 def load_spec(name: str) -> dict[str, Any]:
@@ -100,18 +102,5 @@ class Extractor(ABC):
 
 
 def get_extractor_class(name: str) -> type[Extractor]:
-    """The registered extractor class ``name`` (imports the extractor modules)."""
-    _ensure_loaded()
+    """The registered extractor class ``name`` (the registry imports the extractor modules)."""
     return EXTRACTORS.get(name)
-
-
-def _ensure_loaded() -> None:
-    import importlib
-
-    for mod in ("i3d_inception", "i3d_resnet50", "yamnet", "vggish"):
-        try:
-            importlib.import_module(f"{__package__}.{mod}")
-        except ModuleNotFoundError as exc:  # module not written yet / optional dep
-            if exc.name and exc.name.endswith(mod):
-                continue
-            raise

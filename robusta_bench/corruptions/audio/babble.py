@@ -20,7 +20,7 @@ from .speech_synth import active_offset
 BABBLE_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".mp4", ".mkv", ".webm", ".mov", ".avi")
 
 
-@CORRUPTIONS.register("babble")
+@CORRUPTIONS.register("babble", rank=1)
 class Babble(AudioCorruption):
     """``talkers`` independent talkers summed and added at ``snr_db`` over the whole track.
 

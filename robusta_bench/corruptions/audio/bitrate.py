@@ -14,7 +14,7 @@ from .common import AudioCorruption
 FRAME_CHUNK = 1152 * 16
 
 
-@CORRUPTIONS.register("bitrate")
+@CORRUPTIONS.register("bitrate", rank=2)
 class Bitrate(AudioCorruption):
     """Every channel is MP3-coded as its own mono stream at ``bitrate_kbps`` and decoded back.
 

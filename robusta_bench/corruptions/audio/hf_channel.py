@@ -15,7 +15,7 @@ STOPBAND_ATTEN_DB = 66.0
 TRANSITION = 0.2
 
 
-@CORRUPTIONS.register("hf_channel")
+@CORRUPTIONS.register("hf_channel", rank=3)
 class HFChannel(AudioCorruption):
     """Low-pass every channel so nothing above ``cutoff_hz`` survives.
 

@@ -13,7 +13,7 @@ from .common import AudioCorruption
 PINK_DECAY_DB_PER_OCTAVE = -3.01
 
 
-@CORRUPTIONS.register("pink_noise")
+@CORRUPTIONS.register("pink_noise", rank=4)
 class PinkNoise(AudioCorruption):
     """Independent pink noise on every channel at ``snr_db`` over the whole track.
 

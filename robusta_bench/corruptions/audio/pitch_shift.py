@@ -11,7 +11,7 @@ from . import functional as F
 from .common import AudioCorruption
 
 
-@CORRUPTIONS.register("pitch_shift")
+@CORRUPTIONS.register("pitch_shift", rank=5)
 class PitchShift(AudioCorruption):
     """Transpose by ``semitones``, up or down (the direction is drawn from the item's seed).
 

@@ -10,7 +10,7 @@ from ..base import CORRUPTIONS
 from .common import AudioCorruption
 
 
-@CORRUPTIONS.register("random_dropout")
+@CORRUPTIONS.register("random_dropout", rank=6)
 class RandomDropout(AudioCorruption):
     """Silence ``drop_fraction`` of the samples in several chunks at seeded positions.
 

@@ -13,7 +13,7 @@ from .common import AudioCorruption
 LN_1000 = float(np.log(1000.0))  # amplitude falls by 60 dB (x1000) over RT60
 
 
-@CORRUPTIONS.register("reverb")
+@CORRUPTIONS.register("reverb", rank=7)
 class Reverb(AudioCorruption):
     """Convolve with a synthetic room impulse response (RIR): direct path, early reflections, late tail.
 

@@ -11,7 +11,7 @@ from . import functional as F
 from .common import AudioCorruption
 
 
-@CORRUPTIONS.register("white_noise")
+@CORRUPTIONS.register("white_noise", rank=8)
 class WhiteNoise(AudioCorruption):
     """Independent white Gaussian noise on every channel at ``snr_db`` over the whole track.
 

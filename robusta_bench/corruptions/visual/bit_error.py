@@ -295,7 +295,7 @@ def _freeze_filled(frames: Iterator, expected: list[int], stats: BitErrorStats) 
         yield last
 
 
-@CORRUPTIONS.register("bit_error")
+@CORRUPTIONS.register("bit_error", rank=1)
 class BitError(Corruption):
     """Seeded byte errors in the compressed video stream, about 1 byte in ``bytes_per_error``.
 

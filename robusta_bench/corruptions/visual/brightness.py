@@ -8,7 +8,7 @@ from ..base import CORRUPTIONS, Corruption
 from . import functional as F
 
 
-@CORRUPTIONS.register("brightness")
+@CORRUPTIONS.register("brightness", rank=2)
 class Brightness(Corruption):
     """Adds ``hsv_value_delta`` to every pixel's HSV value (clipped to 1); hue and saturation kept."""
 

@@ -8,7 +8,7 @@ from ..base import CORRUPTIONS, Corruption
 from . import functional as F
 
 
-@CORRUPTIONS.register("contrast")
+@CORRUPTIONS.register("contrast", rank=3)
 class Contrast(Corruption):
     """Scales each channel's deviation from its frame mean by ``contrast_scale``.
 

@@ -8,7 +8,7 @@ from ..base import CORRUPTIONS, Corruption
 from . import functional as F
 
 
-@CORRUPTIONS.register("fog")
+@CORRUPTIONS.register("fog", rank=4)
 class Fog(Corruption):
     """``(x + fog_strength * fractal) * max / (max + fog_strength)`` on the 0..1 scale.
 

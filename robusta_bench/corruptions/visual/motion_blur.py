@@ -10,7 +10,7 @@ from ..base import CORRUPTIONS, Corruption
 from . import functional as F
 
 
-@CORRUPTIONS.register("motion_blur")
+@CORRUPTIONS.register("motion_blur", rank=6)
 class MotionBlur(Corruption):
     """Frame ``i`` becomes the mean of frames ``[i - c, i + c)`` (``2c`` frames, truncated to uint8).
 

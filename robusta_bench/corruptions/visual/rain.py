@@ -12,7 +12,7 @@ from . import functional as F
 DROP_GREY = 220.0
 
 
-@CORRUPTIONS.register("rain")
+@CORRUPTIONS.register("rain", rank=5)
 class Rain(Corruption):
     """Per frame: ``H * W // px_per_drop`` streaks of ``drop_length_px`` pixels, then contrast x ``darken_scale``.
 

@@ -8,7 +8,7 @@ from ..base import CORRUPTIONS, Corruption
 from . import functional as F
 
 
-@CORRUPTIONS.register("saturate")
+@CORRUPTIONS.register("saturate", rank=7)
 class Saturate(Corruption):
     """``S' = clip(S * saturation_scale + saturation_shift, 0, 1)``; hue and value kept.
 

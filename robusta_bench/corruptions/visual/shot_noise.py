@@ -9,7 +9,7 @@ from ..base import CORRUPTIONS, Corruption
 from . import functional as F
 
 
-@CORRUPTIONS.register("shot_noise")
+@CORRUPTIONS.register("shot_noise", rank=8)
 class ShotNoise(Corruption):
     """``poisson(x / 255 * photons_at_white) / photons_at_white`` per pixel and channel.
 
