@@ -140,10 +140,10 @@ class _TestBits(Corruption):
     def apply(self, data, severity, seed, *, rate=None, start=0):
         raise NotImplementedError("packet level")
 
-
-def iter_damaged_frames(src, severity, seed, *, chunk_size=64, fps=None):
-    for chunk in iter_frames(src, chunk_size=chunk_size, fps=fps):
-        yield 255 - chunk
+    def frames(self, source, severity, seed, *, decoded=None, chunk_size=None, fps=None):
+        """The media-level entry point of a packet-level corruption: its own decode of ``source``."""
+        for chunk in iter_frames(source, chunk_size=chunk_size or 64, fps=fps):
+            yield 255 - chunk
 
 
 for _name, _cls, _reg in [
@@ -332,9 +332,7 @@ def test_fused_equals_separate_with_the_real_corruptions(gen_dir, tmp_path):
             np.testing.assert_array_equal(store.read("test-audio", v)["good"][0], want, err_msg=text)
             continue
         if corr.packet_level:
-            from robusta_bench.extraction.producer import packet_level_frames
-
-            src = np.concatenate(list(packet_level_frames(corr)(gen_dir / "good.mkv", v.severity, seed, fps=24)))
+            src = np.concatenate(list(corr.frames(gen_dir / "good.mkv", v.severity, seed, fps=24)))
         else:
             src = corr.apply(frames, v.severity, seed)
         np.testing.assert_array_equal(store.read("test-visual", v)["good"], manual_visual(src, ("center",)), err_msg=text)

@@ -14,9 +14,21 @@ A corruption is a class registered in :data:`CORRUPTIONS` with
                  (``@CORRUPTIONS.register("fog", rank=4)``); None (the default)
                  registers a corruption that is not part of the benchmark suite
 
-and a pure :meth:`Corruption.apply`. All randomness comes from the integer
-``seed`` passed in (see :func:`robusta_bench.seeding.corruption_seed`), never
-from global state.
+The contract, in three parts:
+
+- :meth:`Corruption.sample` ``(severity, seed, video) -> params``: everything
+  that determines one corrupted item (the level's parameters, the severity,
+  the user seed and the item seed every random draw derives from, see
+  :func:`robusta_bench.seeding.corruption_seed`); the corrupt manifest records
+  it, so an item can be replayed from its row;
+- the pure :meth:`Corruption.apply` over decoded frames or audio (all
+  randomness from the integer ``seed`` passed in, never from global state),
+  and :meth:`Corruption.stream` over consecutive frame chunks;
+- the media-level entry points, used by both ``corrupt`` (files) and the
+  fused extraction (in memory): :meth:`Corruption.frames` (the corrupted frames
+  of a video file, sharing an ongoing clean decode when given one) and
+  :meth:`Corruption.write` (the corrupted copy of a file). A packet-level
+  corruption (bit error) overrides both and works on the compressed stream.
 
 Data layouts:
 - visual: ``(T, H, W, 3)`` uint8 RGB frames -> same shape and dtype.
@@ -28,11 +40,13 @@ Data layouts:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Any, ClassVar, Iterable, Iterator
 
 import numpy as np
 
 from ..registry import Registry
+from ..seeding import corruption_seed
 
 #: every module of the visual and audio suites is imported on first use, then
 #: the ``robusta_bench.corruptions`` entry points (see :mod:`robusta_bench.registry`)
@@ -84,6 +98,66 @@ class Corruption(ABC):
             "description": cls.description,
             "levels": [dict(lv) for lv in cls.levels],
         }
+
+    def sample(self, severity: int, seed: int, video: str) -> dict[str, Any]:
+        """The parameters of one item: ``video`` corrupted at ``severity`` with user ``seed``.
+
+        The level's parameters, ``severity``, ``seed`` and ``item_seed``, the
+        seed from which every random draw of :meth:`apply` derives; with the
+        corruption's ``version`` they determine the output.
+        """
+        return {
+            **self.params(severity),
+            "severity": int(severity),
+            "seed": int(seed),
+            "item_seed": corruption_seed(video, self.name, int(severity), int(seed)),
+        }
+
+    def frames(
+        self,
+        source: str | Path,
+        severity: int,
+        seed: int,
+        *,
+        decoded: Iterable[np.ndarray] | None = None,
+        chunk_size: int | None = None,
+        fps: float | None = None,
+    ) -> Iterator[np.ndarray]:
+        """The corrupted frames of the video file ``source`` (visual), in chunks; ``seed`` is the item seed.
+
+        ``decoded`` are the clean frame chunks of ``source`` when a decode is
+        already under way (the fused extraction shares one among variants);
+        otherwise ``source`` is decoded here (at ``fps`` when given).
+        """
+        if decoded is None:
+            from ..media.decode import iter_frames
+
+            decoded = iter_frames(source, fps=fps, **({} if chunk_size is None else {"chunk_size": int(chunk_size)}))
+        return iter(self.stream(decoded, severity, seed))
+
+    def write(self, source: str | Path, dest: str | Path, severity: int, seed: int) -> None:
+        """Write the corrupted copy of the video file ``source`` to ``dest``; ``seed`` is the item seed.
+
+        Visual: the frames of :meth:`frames` re-encoded (libx264), every audio
+        stream copied bit-exactly. Audio: the track decoded at its own rate and
+        channel count, corrupted whole, written with the video stream copied.
+        """
+        if self.modality == "visual":
+            from ..media.video_out import encode_with_audio
+
+            encode_with_audio(source, dest, self.frames(source, severity, seed))
+            return
+        from ..media.decode import NoAudioStream, read_audio
+
+        try:
+            from ..media.audio_out import write_with_audio
+        except ImportError as exc:
+            raise RuntimeError("audio corruption support not installed (robusta_bench.media.audio_out is missing)") from exc
+        try:
+            samples, rate = read_audio(source)
+        except NoAudioStream as exc:
+            raise RuntimeError(f"{Path(source).stem}: no audio stream") from exc
+        write_with_audio(source, dest, self.apply(samples, severity, seed, rate=rate), rate)
 
     @abstractmethod
     def apply(

@@ -3,21 +3,24 @@
 For every requested (corruption, severity) and every video the plan corrupts at
 ``fraction``, one output file ``OUT/<type>-s<severity>-seed<seed>/<name>.mp4``:
 
+written by the corruption's media-level entry point
+:meth:`~robusta_bench.corruptions.base.Corruption.write` (the one the fused
+extraction shares through ``Corruption.frames``):
+
 - visual corruptions: frames decoded in chunks, corrupted with the
   corruption's ``stream()``, re-encoded with libx264 (CRF 17, same size and
-  frame rate), every audio stream copied bit-exactly
-  (:func:`robusta_bench.media.video_out.encode_with_audio`);
-- bit error: the video packets are damaged and remuxed, nothing re-encoded
-  (:func:`robusta_bench.corruptions.visual.bit_error.corrupt_file`);
+  frame rate), every audio stream copied bit-exactly;
+- bit error: the video packets are damaged and remuxed, nothing re-encoded;
 - audio corruptions: the audio track decoded, corrupted at its own rate and
-  channel count, written by the audio writer with the video stream copied
-  (``robusta_bench.media.audio_out.write_with_audio``).
+  channel count, written with the video stream copied.
 
 Every random draw comes from ``corruption_seed(name, type, severity, seed)``, so
 an output does not depend on order or worker count. Outputs are written under
 a temporary name and renamed when complete. ``OUT/corrupt_manifest.csv``
 records every item (name, corruption, modality, severity, seed, version,
-source_path, output_path relative to OUT, sha256, error), merged across runs;
+source_path, output_path relative to OUT, sha256, error, and the ``params``
+the corruption sampled, as JSON) as :class:`~robusta_bench.records.CorruptRecord`
+rows, merged across runs;
 a rerun skips items whose output exists with the recorded sha256 and version.
 A failing video becomes a row with an ``error`` and never stops the others.
 """
@@ -35,27 +38,15 @@ from typing import Any, Iterable, Sequence
 import pandas as pd
 
 from ..files import atomic_path, sha256_file
-from ..manifest import read_table, write_table
-from ..seeding import corruption_seed
+from ..manifest import read_table
+from ..records import CORRUPT_COLUMNS, CorruptRecord, read_corrupt_records, write_corrupt_records
 from .base import CORRUPTIONS, SEVERITIES, corruption_names, get_corruption
 from .plan import CLEAN, MISSING, Plan, PlanError, make_plan
 
 log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "corrupt_manifest.csv"
-MANIFEST_COLUMNS = (
-    "name",
-    "corruption",
-    "modality",
-    "severity",
-    "seed",
-    "version",
-    "source_path",
-    "output_path",
-    "sha256",
-    "error",
-)
-KEY = ("name", "corruption", "severity", "seed")
+MANIFEST_COLUMNS = CORRUPT_COLUMNS
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".ts")
 AUDIO_MISSING = "audio corruption support not installed (robusta_bench.media.audio_out is missing)"
 
@@ -222,61 +213,28 @@ def corruption_jobs(
 # one item (runs in a worker process)
 
 
-def corrupt_one(job: Job) -> dict[str, Any]:
-    """Produce one output; never raises: failures come back as a row with ``error``."""
-    row: dict[str, Any] = {
-        "name": job.name,
-        "corruption": job.corruption,
-        "modality": "",
-        "severity": job.severity,
-        "seed": job.seed,
-        "version": 0,
-        "source_path": job.source,
-        "output_path": os.path.relpath(job.output, job.out_dir),
-        "sha256": "",
-        "error": "",
-    }
+def corrupt_one(job: Job) -> CorruptRecord:
+    """Produce one output; never raises: failures come back as a record with ``error``."""
+    rec = CorruptRecord(
+        name=job.name, corruption=job.corruption, severity=job.severity, seed=job.seed,
+        source_path=job.source, output_path=os.path.relpath(job.output, job.out_dir),
+    )
     try:
         corr = get_corruption(job.corruption)
-        row["modality"], row["version"] = corr.modality, corr.version
+        rec.modality, rec.version = corr.modality, corr.version
         if not job.source:
             raise LookupError(f"{job.name}: in the plan but not in the manifest")
         if not Path(job.source).exists():
             raise FileNotFoundError(f"{job.name}: source video not found: {job.source}")
-        item_seed = corruption_seed(job.name, job.corruption, job.severity, job.seed)
+        rec.params = corr.sample(job.severity, job.seed, job.name)
         with atomic_path(job.output) as tmp:
-            _write(corr, job, item_seed, tmp)
-        row["sha256"] = sha256_file(job.output)
+            corr.write(job.source, tmp, job.severity, rec.params["item_seed"])
+        rec.sha256 = sha256_file(job.output)
     except Exception as exc:  # one bad video must not stop the batch
         msg = str(exc) or type(exc).__name__
-        row["error"] = msg if job.name in msg else f"{job.name}: {msg}"
+        rec.error = msg if job.name in msg else f"{job.name}: {msg}"
         log.debug("corrupt %s failed", job.name, exc_info=True)
-    return row
-
-
-def _write(corr, job: Job, item_seed: int, tmp: Path) -> None:
-    if corr.modality == "visual" and corr.packet_level:
-        from .visual.bit_error import corrupt_file
-
-        corrupt_file(job.source, tmp, job.severity, item_seed)
-    elif corr.modality == "visual":
-        from ..media.decode import iter_frames
-        from ..media.video_out import encode_with_audio
-
-        encode_with_audio(job.source, tmp, corr.stream(iter_frames(job.source), job.severity, item_seed))
-    else:
-        from ..media.decode import NoAudioStream, read_audio
-
-        try:
-            from ..media.audio_out import write_with_audio
-        except ImportError as exc:
-            raise RuntimeError(AUDIO_MISSING) from exc
-        try:
-            samples, rate = read_audio(job.source)
-        except NoAudioStream as exc:
-            raise RuntimeError(f"{job.name}: no audio stream") from exc
-        corrupted = corr.apply(samples, job.severity, item_seed, rate=rate)
-        write_with_audio(job.source, tmp, corrupted, rate)
+    return rec
 
 
 def _init_worker() -> None:
@@ -293,43 +251,26 @@ def _init_worker() -> None:
 
 
 def read_corrupt_manifest(out_dir: str | Path) -> pd.DataFrame:
-    """``OUT/corrupt_manifest.csv`` with ``output_path`` resolved to absolute paths (empty frame if none)."""
+    """``OUT/corrupt_manifest.csv`` as a frame, ``output_path`` resolved to absolute paths (empty frame if none)."""
     out_dir = Path(out_dir)
-    df = _load_manifest(out_dir)
-    if not df.empty:
-        df["output_path"] = [str((out_dir / p).resolve()) for p in df["output_path"]]
-    return df
+    rows = []
+    for rec in read_corrupt_records(out_dir / MANIFEST_NAME):
+        row = rec.to_dict()
+        row["output_path"] = str(rec.output(out_dir).resolve())
+        rows.append(row)
+    return pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS))
 
 
-def _load_manifest(out_dir: Path) -> pd.DataFrame:
-    path = out_dir / MANIFEST_NAME
-    if not path.exists():
-        return pd.DataFrame(columns=list(MANIFEST_COLUMNS))
-    df = read_table(path)
-    for col in MANIFEST_COLUMNS:
-        if col not in df:
-            df[col] = ""
-    for col in ("error", "sha256"):
-        df[col] = df[col].astype(object).where(df[col].notna(), "").astype(str)
-    return df.loc[:, list(MANIFEST_COLUMNS)]
-
-
-def _save_manifest(out_dir: Path, known: dict[tuple, dict[str, Any]]) -> Path:
-    rows = sorted(known.values(), key=lambda r: (str(r["corruption"]), int(r["severity"]), int(r["seed"]), str(r["name"])))
-    df = pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS))
-    return write_table(df, out_dir / MANIFEST_NAME)
-
-
-def _is_finished(job: Job, rec: dict[str, Any] | None) -> bool:
-    if rec is None or rec.get("error") or not rec.get("sha256"):
+def _is_finished(job: Job, rec: CorruptRecord | None) -> bool:
+    if rec is None or rec.error or not rec.sha256:
         return False
     try:
         version = get_corruption(job.corruption).version
     except Exception:
         return False
-    if int(rec.get("version") or 0) != version or not Path(job.output).exists():
+    if int(rec.version or 0) != version or not Path(job.output).exists():
         return False
-    return sha256_file(job.output) == rec["sha256"]
+    return sha256_file(job.output) == rec.sha256
 
 
 # ---------------------------------------------------------------------------
@@ -378,13 +319,13 @@ def corrupt_videos(
     out.mkdir(parents=True, exist_ok=True)
     todo = corruption_jobs(plan, settings, sevs, fraction, seed, sources, out)
 
-    known = {tuple(r[k] if k not in ("severity", "seed") else int(r[k]) for k in KEY): r for r in _load_manifest(out).to_dict("records")}
+    known = {rec.key(): rec for rec in read_corrupt_records(out / MANIFEST_NAME)}
     report = CorruptReport()
     pending: list[Job] = []
     for job in todo:
         rec = known.get(job.key())
         if _is_finished(job, rec):
-            report.rows.append({**rec, "status": "skipped"})
+            report.rows.append({**rec.to_dict(), "status": "skipped"})
         else:
             pending.append(job)
 
@@ -395,17 +336,17 @@ def corrupt_videos(
         bar = tqdm(total=len(pending), unit="video", desc="corrupt")
     last_save = 0.0
 
-    def record(row: dict[str, Any]) -> None:
+    def record(rec: CorruptRecord) -> None:
         nonlocal last_save
-        known[tuple(row[k] for k in KEY)] = {k: row[k] for k in MANIFEST_COLUMNS}
-        report.rows.append({**row, "status": "failed" if row["error"] else "done"})
+        known[rec.key()] = rec
+        report.rows.append({**rec.to_dict(), "status": "failed" if rec.error else "done"})
         if bar is not None:
             bar.update(1)
-            if row["error"]:
-                bar.write(f"failed: {row['error']}")
+            if rec.error:
+                bar.write(f"failed: {rec.error}")
         now = time.perf_counter()
         if now - last_save > 2.0:
-            _save_manifest(out, known)
+            write_corrupt_records(out / MANIFEST_NAME, known.values())
             last_save = now
 
     try:
@@ -422,7 +363,7 @@ def corrupt_videos(
     finally:
         if bar is not None:
             bar.close()
-        report.manifest_path = _save_manifest(out, known)
+        report.manifest_path = write_corrupt_records(out / MANIFEST_NAME, known.values())
     report.seconds = time.perf_counter() - t0
     return report
 

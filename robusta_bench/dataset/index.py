@@ -205,12 +205,12 @@ def _progress(total: int, enabled: bool) -> Callable[[int | None], None]:
 
 def write_manifest(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     """Write a manifest (Parquet, or CSV when ``path`` ends ``.csv``) atomically."""
-    return write_table(df, path, list_columns=LIST_COLUMNS)
+    return write_table(df, path, list_columns=LIST_COLUMNS, kind="videos")
 
 
 def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
     """Read a manifest written by :func:`write_manifest` (``categories`` as lists, ``error`` None when fine)."""
-    df = read_table(path, list_columns=LIST_COLUMNS)
+    df = read_table(path, list_columns=LIST_COLUMNS, kind="videos")
     if "error" in df:
         df["error"] = df["error"].astype(object).where(df["error"].notna(), None)
     return df

@@ -220,7 +220,7 @@ def make_synthetic_dataset(
         for i, (s, p) in enumerate(chosen):
             rows.append({"name": p.name, "split": split, "label": s["label"], "categories": list(s["categories"]), "list_index": i})
     split_df = pd.DataFrame(rows, columns=["name", "split", "label", "categories", "list_index"])
-    write_table(split_df, out_dir / SPLIT_LIST, list_columns=("categories",))
+    write_table(split_df, out_dir / SPLIT_LIST, list_columns=("categories",), kind="video_list")
 
     test_names = set(split_df.loc[split_df["split"] == "test", "name"])
     ordered = [r["name"] for r in rows if r["split"] == "test" and r["label"] == 1]

@@ -37,12 +37,12 @@ import numpy as np
 
 from .. import BENCHMARK_VERSION
 from ..registry import RegistryError
-from ..seeding import corruption_seed
 from ..models.extractor import spec_hash
 from .batching import Batcher, VideoFeatures
 from .protocol import OFFICIAL, Protocol, crop_clip, parse_crop_order, select_crops
 from ..store.feature_store import FeatureStore, GroupWriter, StoreError, Variant, content_key
-from .variants import VideoItem, VideoJob, parse_variants, extraction_jobs, read_videos, variant_modality
+from ..records import read_videos
+from .variants import VideoItem, VideoJob, extraction_jobs, parse_variants, variant_modality
 
 log = logging.getLogger(__name__)
 
@@ -240,41 +240,29 @@ class _Group:
 def read_corrupt_manifest(directory: str | Path) -> dict[tuple[str, str, int, int], Path | str]:
     """Map ``(name, corruption, severity, seed)`` to a corrupted file (or an error) from ``DIR/corrupt_manifest.csv``.
 
-    The file written by ``robusta-bench corrupt`` has columns name, corruption,
-    severity, seed, version, output_path (relative to ``DIR``) and error; a
-    ``path`` column is accepted instead of ``output_path``. A row with an error,
+    Rows are read as :class:`~robusta_bench.records.CorruptRecord` (the one
+    reader of the file ``robusta-bench corrupt`` writes). A row with an error,
     or made by another version of the corruption than the registered one, maps
     to an error message.
     """
-    import pandas as pd
-
     from ..corruptions.base import CORRUPTIONS
+    from ..records import read_corrupt_records
 
     directory = Path(directory)
     path = directory / CORRUPT_MANIFEST
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: --corrupted-dir must be an output folder of 'robusta-bench corrupt'")
-    df = pd.read_csv(path, keep_default_na=False)
-    col = next((c for c in ("output_path", "path", "output", "out_path") if c in df.columns), None)
-    need = [c for c in ("name", "corruption", "severity") if c not in df.columns]
-    if need or col is None:
-        raise ValueError(f"{path} lacks column(s) {', '.join(need + ([] if col else ['output_path']))}")
     out: dict[tuple[str, str, int, int], Path | str] = {}
-    for row in df.to_dict("records"):
-        corruption = str(row["corruption"]).replace("-", "_")
-        key = (str(row["name"]), corruption, int(row["severity"]), int(row.get("seed", 0) or 0))
-        err = str(row.get("error", "") or "").strip()
-        if err:
-            out[key] = f"corrupt failed: {err}"
+    for rec in read_corrupt_records(path):
+        if rec.error:
+            out[rec.key()] = f"corrupt failed: {rec.error}"
             continue
-        made = str(row.get("version", "") or "").strip()
-        if made and corruption in CORRUPTIONS:
-            now = int(getattr(CORRUPTIONS.get(corruption), "version", 1))
-            if int(float(made)) != now:
-                out[key] = f"stale corrupted file (made by {corruption} version {made}, now {now}): rerun corrupt"
+        if rec.version and rec.corruption in CORRUPTIONS:
+            now = int(getattr(CORRUPTIONS.get(rec.corruption), "version", 1))
+            if rec.version != now:
+                out[rec.key()] = f"stale corrupted file (made by {rec.corruption} version {rec.version}, now {now}): rerun corrupt"
                 continue
-        p = Path(str(row[col]))
-        out[key] = p if p.is_absolute() else directory / p
+        out[rec.key()] = rec.output(directory)
     return out
 
 
@@ -569,7 +557,7 @@ def extract(
             return produce(
                 job,
                 proto=proto,
-                seed_of=lambda name, v: corruption_seed(name, v.corruption, v.severity, v.seed),
+                seed_of=lambda name, v: get_corruption(v.corruption).sample(v.severity, v.seed, name)["item_seed"],
                 corruption_of=get_corruption,
                 chunk_size=chunk_size,
             )

@@ -4,8 +4,10 @@
 feeds the decoded chunks to every visual variant the job needs, in lockstep
 (a variant's corrupted frames come from the corruption's ``stream()`` over the
 shared clean chunks, at the native resolution, before resizing, exactly as a
-corrupted file would be decoded). Packet-level corruptions (bit error) decode
-their own damaged stream; ``--corrupted-dir`` variants decode their file. Then
+corrupted file would be decoded), through the corruption's media-level entry
+point :meth:`~robusta_bench.corruptions.base.Corruption.frames`, the one
+``corrupt`` writes files with. Packet-level corruptions (bit error) decode
+their own damaged stream there; ``--corrupted-dir`` variants decode their file. Then
 the audio track is read once at its native rate and channel count, corrupted
 per audio variant, mixed to mono, resampled to 16 kHz and cut into one window
 per snippet. Nothing is written to disk and memory stays bounded by a few
@@ -22,8 +24,6 @@ Items yielded (plain tuples, cheap to queue):
 
 from __future__ import annotations
 
-import importlib
-import sys
 import threading
 import time
 from collections import deque
@@ -142,21 +142,6 @@ def _timed(it: Iterator[np.ndarray], timings: Timings, key: str, exclude: Callab
         yield chunk
 
 
-def packet_level_frames(corruption: Any) -> Callable[..., Iterator[np.ndarray]]:
-    """The ``iter_damaged_frames(src, severity, seed, *, chunk_size, fps)`` of a packet-level corruption.
-
-    Looked up as a method of the corruption object, else as a function of the
-    module that defines its class.
-    """
-    fn = getattr(corruption, "iter_damaged_frames", None)
-    if fn is None:
-        module = sys.modules.get(type(corruption).__module__) or importlib.import_module(type(corruption).__module__)
-        fn = getattr(module, "iter_damaged_frames", None)
-    if fn is None:
-        raise RuntimeError(f"packet-level corruption {corruption.name!r} provides no iter_damaged_frames()")
-    return fn
-
-
 def produce(
     job: VideoJob,
     *,
@@ -193,14 +178,9 @@ def produce(
             except Exception as exc:
                 variant_errors[v] = f"corruption {v.corruption}: {exc}"
                 continue
-            if getattr(corr, "packet_level", False):
-                try:
-                    fn = packet_level_frames(corr)
-                except Exception as exc:
-                    variant_errors[v] = str(exc)
-                    continue
+            if getattr(corr, "packet_level", False):  # decodes its own damaged stream
                 seed = seed_of(name, v)
-                own[v] = lambda fn=fn, sev=v.severity, seed=seed: fn(path, sev, seed, chunk_size=chunk_size, fps=proto.fps)
+                own[v] = lambda corr=corr, sev=v.severity, seed=seed: corr.frames(path, sev, seed, chunk_size=chunk_size, fps=proto.fps)
             else:
                 fused.append(v)
 
@@ -215,8 +195,8 @@ def produce(
         if not v.is_clean:
             corr = corruption_of(v.corruption)
             seed = seed_of(name, v)
-            stream = corr.stream(chunks, v.severity, seed)
-            chunks = _timed(iter(stream), timings, "corrupt", exclude=lambda: timings.get("decode", 0.0))
+            stream = corr.frames(path, v.severity, seed, decoded=chunks)
+            chunks = _timed(stream, timings, "corrupt", exclude=lambda: timings.get("decode", 0.0))
         streams.append([v, iter(chunks), Snippetizer(proto.snippet_len), 0])
     for v, make in own.items():
         it = _timed(iter(make()), timings, "decode_own")

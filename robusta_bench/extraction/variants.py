@@ -13,25 +13,18 @@ Rules (see ``docs/extraction.md``):
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from ..records import VideoRecord, read_videos
 from ..store.feature_store import Variant
 
 SPLITS = ("all", "train", "test")
 
 
-@dataclass(frozen=True)
-class VideoItem:
-    """One row of the index manifest, as the pipeline needs it."""
-
-    name: str
-    path: Path
-    split: str = ""
-    label: int | None = None
-    error: str | None = None
+#: one row of the index manifest, as the pipeline needs it
+VideoItem = VideoRecord
 
 
 @dataclass
@@ -93,47 +86,6 @@ def split_matches(video_split: str, wanted: str) -> bool:
     if wanted not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {wanted!r}")
     return wanted == "all" or not video_split or str(video_split) == wanted
-
-
-def _clean_str(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return str(value).strip()
-
-
-def read_videos(manifest: str | Path, limit: int | None = None) -> list[VideoItem]:
-    """Videos of an index manifest (CSV or Parquet with at least ``name`` and ``path``).
-
-    Relative paths are resolved against the manifest's folder. A non-empty
-    ``error`` column marks a video the indexer could not read. Duplicate names
-    are an error (features are addressed by name).
-    """
-    from ..manifest import read_table
-
-    manifest = Path(manifest)
-    df = read_table(manifest)
-    missing = [c for c in ("name", "path") if c not in df.columns]
-    if missing:
-        raise ValueError(f"manifest {manifest} lacks column(s) {', '.join(missing)} (has: {', '.join(map(str, df.columns))})")
-    seen: set[str] = set()
-    out: list[VideoItem] = []
-    for row in df.to_dict("records"):
-        name = _clean_str(row.get("name"))
-        if not name:
-            continue
-        if name in seen:
-            raise ValueError(f"manifest {manifest} lists video {name!r} twice")
-        seen.add(name)
-        p = Path(_clean_str(row.get("path")))
-        if not p.is_absolute():
-            p = manifest.parent / p
-        label = row.get("label")
-        label = None if _clean_str(label) == "" else int(float(label))
-        err = _clean_str(row.get("error")) or None
-        out.append(VideoItem(name=name, path=p, split=_clean_str(row.get("split")), label=label, error=err))
-    if limit is not None:
-        out = out[: int(limit)]
-    return out
 
 
 def extraction_jobs(

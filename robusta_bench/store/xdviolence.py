@@ -175,7 +175,7 @@ def export_xdviolence(
     report = ExportReport(out_dir=out, visual=vis, audio=aud)
 
     if manifest is not None:
-        from ..extraction.variants import read_videos
+        from ..records import read_videos
 
         splits = {x.name: x.split for x in read_videos(manifest)}
     else:

@@ -299,9 +299,9 @@ def _freeze_filled(frames: Iterator, expected: list[int], stats: BitErrorStats) 
 class BitError(Corruption):
     """Seeded byte errors in the compressed video stream, about 1 byte in ``bytes_per_error``.
 
-    Packet level: use :func:`corrupt_file` (a damaged copy of the file) or
-    :func:`iter_damaged_frames` (decoded frames, in memory); :meth:`apply` on
-    decoded frames is an error.
+    Packet level: :meth:`write` is :func:`corrupt_file` (a damaged copy of the
+    file), :meth:`frames` is :func:`iter_damaged_frames` (decoded frames, in
+    memory); :meth:`apply` on decoded frames is an error.
     """
 
     modality = "visual"
@@ -318,5 +318,10 @@ class BitError(Corruption):
             "a damaged copy, or iter_damaged_frames(src, severity, seed) to decode one in memory"
         )
 
-    corrupt_file = staticmethod(corrupt_file)
-    iter_damaged_frames = staticmethod(iter_damaged_frames)
+    def frames(self, source, severity, seed, *, decoded=None, chunk_size=None, fps=None):
+        """The frames of ``source``'s damaged stream (its own decode: ``decoded`` clean frames are of no use)."""
+        return iter_damaged_frames(source, severity, seed, fps=fps, **({} if chunk_size is None else {"chunk_size": int(chunk_size)}))
+
+    def write(self, source, dest, severity, seed) -> None:
+        """A damaged copy of ``source`` (video packets damaged, everything else copied)."""
+        corrupt_file(source, dest, severity, seed)
