@@ -49,7 +49,7 @@ def _args(d, out, *extra):
 
 def test_cli_end_to_end(data, tmp_path):
     out = tmp_path / "results"
-    res = CliRunner().invoke(cli, _args(data, out, "--tables", "I,II,V", "--seeds", "0,1", "--levels", "0,50,100"))
+    res = CliRunner().invoke(cli, _args(data, out, "--tables", "I,II,V", "--seeds", "0,1", "--fractions", "0,50,100"))
     assert res.exit_code == 0, res.output
     # the Table-I-style Markdown on stdout, the skipped settings and the report path
     assert "| Corruption | Modality | 0% test-concat | 0% test-late |" in res.output
@@ -134,8 +134,12 @@ def test_precision_option_reaches_the_scorers(data, tmp_path):
     """--precision is checked by click and passed down: a detector without it refuses bfloat16 by name."""
     res = CliRunner().invoke(cli, _args(data, tmp_path / "r", "--precision", "float16"))
     assert res.exit_code == 2 and "float16" in res.output
+    res = CliRunner().invoke(cli, _args(data, tmp_path / "r", "--precision", "bf16"))
+    assert res.exit_code == 2 and "does not support precision 'bf16'" in res.output
+    # the spelling of before is still accepted, with a deprecation note
     res = CliRunner().invoke(cli, _args(data, tmp_path / "r", "--precision", "bfloat16"))
-    assert res.exit_code == 2 and "does not support precision 'bfloat16'" in res.output
+    assert res.exit_code == 2 and "--precision bfloat16 is deprecated; use bf16" in res.output
+    assert "does not support precision 'bf16'" in res.output
     assert not (tmp_path / "r" / "results.csv").exists()
 
 
@@ -147,6 +151,7 @@ def test_bad_video_is_reported_and_the_rest_evaluated(tmp_path):
     out = tmp_path / "out"
     res = CliRunner().invoke(cli, _args(d, out, "--corruptions", "fog,babble", "--levels", "0,100"))
     assert res.exit_code == 1, res.output
+    assert "--levels is deprecated; use --fractions" in res.output
     assert bad in res.output and "fog-s3-seed0" in res.output and "synthetic failure" in res.output
     rows = pd.read_csv(out / "results.csv")
     assert rows["n_videos"].eq(7).all()

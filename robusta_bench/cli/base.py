@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any, Callable, TypeVar
 
 import click
 
 from ..progress import progress_enabled
 
-__all__ = ["not_built", "progress_enabled", "setup_logging"]
+__all__ = ["not_built", "progress_enabled", "renamed_option", "setup_logging", "take_renamed"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def not_built(name: str, what: str) -> click.Command:
@@ -33,3 +36,28 @@ def setup_logging(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
+
+
+def renamed_option(old: str, new: str, **kw: Any) -> Callable[[F], F]:
+    """A hidden option under an old name (``old``), so old command lines still run; using it prints a note.
+
+    The value reaches the command as ``<old name>_old`` (None when not given);
+    the command takes it with :func:`take_renamed`.
+    """
+    dest = old.lstrip("-").replace("-", "_") + "_old"
+
+    def note(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is not None:
+            click.echo(f"note: {old} is deprecated; use {new}", err=True)
+        return value
+
+    return click.option(old, dest, hidden=True, default=None, callback=note, help=f"Deprecated: {new}.", **kw)
+
+
+def take_renamed(ctx: click.Context, new_param: str, new_value: Any, old_value: Any, old: str, new: str) -> Any:
+    """The value of a renamed option: the old spelling's when given (both at once is a usage error)."""
+    if old_value is None:
+        return new_value
+    if ctx.get_parameter_source(new_param) == click.core.ParameterSource.COMMANDLINE:
+        raise click.UsageError(f"give {new} only ({old} is its deprecated name)")
+    return old_value

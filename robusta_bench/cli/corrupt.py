@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .base import progress_enabled
+from .base import progress_enabled, renamed_option, take_renamed
 
 
 def _levels_text(levels: list[dict]) -> str:
@@ -40,24 +40,26 @@ def _print_registry() -> None:
 @click.option("--severity", "severities", default="1-5", show_default=True,
               help="Severities: one (3), a list (1,3) or a range (1-5).")
 @click.option("--fraction", type=float, default=1.0, show_default=True,
-              help="Corruption level: the fraction of test videos corrupted, as the plan nests them "
-                   "(0.1, 0.3, 0.5, 0.7, 0.9, 1.0 are planned; any value in [0, 1] works).")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="User seed: part of every item's random seed, and of the plan when --plan is not given.")
+              help="Fraction of the test videos corrupted, 0..1 (the paper's 'corruption level' in %), as the plan "
+                   "nests them (0.1, 0.3, 0.5, 0.7, 0.9, 1.0 are planned; any value in [0, 1] works).")
+@click.option("--corruption-seed", "seed", type=int, default=0, show_default=True,
+              help="Corruption seed: part of every item's random seed, and of the plan when --plan is not given.")
+@renamed_option("--seed", "--corruption-seed", type=int)
 @click.option("--manifest", "manifest", type=click.Path(dir_okay=False, path_type=Path),
               help="Video manifest (CSV/Parquet) with name, label, split and path columns "
                    "(relative paths are relative to the manifest file).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Output folder: OUT/<type>-s<severity>-seed<seed>/<name>.mp4 and OUT/corrupt_manifest.csv.")
+              help="Output folder: OUT/<type>-s<severity>-seed<corruption seed>/<name>.mp4 and OUT/corrupt_manifest.csv.")
 @click.option("--plan", "plan_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="A plan file (see `robusta-bench plan`); default: made from the manifest's test split with --seed. "
+              help="A plan file (see `robusta-bench plan`); default: made from the manifest's test split with --corruption-seed. "
                    "For XD-Violence use manifests/plans/v1/xd_violence_test.csv to match benchmark v1.")
 @click.option("--video-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Folder holding <name>.mp4 (etc.) when the manifest has no path column.")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Worker processes; results are identical for any value.")
 @click.option("--list", "list_only", is_flag=True, help="Print the corruption registry (modality, levels and parameters) and exit.")
-def corrupt_cmd(types, severities, fraction, seed, manifest, out_dir, plan_file, video_dir, jobs, list_only):
+@click.pass_context
+def corrupt_cmd(ctx, types, severities, fraction, seed, seed_old, manifest, out_dir, plan_file, video_dir, jobs, list_only):
     """Write corrupted copies of the planned test videos.
 
     Visual corruptions re-encode the video (libx264, CRF 17, same size and frame
@@ -68,9 +70,10 @@ def corrupt_cmd(types, severities, fraction, seed, manifest, out_dir, plan_file,
 
     \b
     Example:
-      robusta-bench corrupt --type rain --severity 3 --fraction 0.3 --seed 0 \\
+      robusta-bench corrupt --type rain --severity 3 --fraction 0.3 --corruption-seed 0 \\
           --manifest test.csv --out corrupted --jobs 2
     """
+    seed = take_renamed(ctx, "seed", seed, seed_old, "--seed", "--corruption-seed")
     if list_only:
         _print_registry()
         return

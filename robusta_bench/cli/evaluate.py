@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .base import progress_enabled
+from .base import progress_enabled, renamed_option, take_renamed
 
 _STORE_HELP = "Feature store folder written by 'robusta-bench extract' (or 'import')."
 _MANIFEST_HELP = "Manifest (CSV/Parquet with name, split, label and ideally frames) of the videos in the store."
@@ -109,29 +109,33 @@ def _parse_checkpoints(ctx: click.Context, items: tuple[str, ...], method: str) 
 @click.option("--corruptions", default="all", show_default=True,
               help="Settings to evaluate: 'all' (those the store has; the rest are listed as skipped) or a comma list of "
                    "corruptions and settings (fog, babble, missing_visual, mixed_audio, motion_blur+babble ...).")
-@click.option("--levels", default="0,10,30,50,70,90,100", show_default=True, help="Corruption levels: percent of test videos corrupted.")
+@click.option("--fractions", "levels", default="0,10,30,50,70,90,100", show_default=True,
+              help="Fractions of the test videos corrupted, in percent (the paper's corruption levels).")
+@renamed_option("--levels", "--fractions")
 @click.option("--severity", type=click.IntRange(1, 5), default=3, show_default=True,
-              help="Severity of the store variants used: <corruption>-s<SEVERITY>-seed<VARIANT-SEED>.")
-@click.option("--variant-seed", type=int, default=0, show_default=True,
-              help="Benchmark seed of the corrupted variants in the store (the 'extract --seed') and of the default plan.")
+              help="Severity (1-5) of the store variants used: <corruption>-s<SEVERITY>-seed<CORRUPTION-SEED>.")
+@click.option("--corruption-seed", "variant_seed", type=int, default=0, show_default=True,
+              help="Corruption seed of the variants in the store (the 'extract --corruption-seed') and of the default plan.")
+@renamed_option("--variant-seed", "--corruption-seed", type=int)
 @click.option("--seeds", default="0", show_default=True, help="Training seeds, e.g. 0,1,2: every method is trained per seed; tables show mean ± std.")
 @click.option("--epochs", type=click.IntRange(min=0), default=None, help="Training epochs (default: each detector's recipe).")
 @click.option("--checkpoint", "checkpoints", multiple=True, metavar="[METHOD=]FILE",
               help="Use a trained detector file instead of training (repeatable). A bare FILE is the first --method.")
 @click.option("--plan", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Plan CSV (which test videos are corrupted at each level). Default: the shipped v1 plan when the "
-                   "manifest's test videos are XD-Violence's, else a plan made from the manifest with --variant-seed.")
+                   "manifest's test videos are XD-Violence's, else a plan made from the manifest with --corruption-seed.")
 @click.option("--tables", default="I", show_default=True, help="Tables to produce: I, II, V (comma-separated). Fig. 4 comes with I when the method has average/GMM fusion.")
 @click.option("--gpu", type=int, default=None, metavar="N", help="Train and score on CUDA device N (default: CPU).")
-@click.option("--precision", type=click.Choice(["float32", "bfloat16"]), default="float32", show_default=True,
-              help="Scoring precision of the large matrix products. bfloat16 (float32 accumulation; Gram matrices, "
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "float32", "bfloat16"]), default="fp32", show_default=True,
+              help="Scoring precision of the large matrix products (float32/bfloat16: deprecated spellings). bf16 (float32 accumulation; Gram matrices, "
                    "adjacencies and the rest stay float32) scored the benchmark grid 1.3-1.4x faster on a 2-core AVX-512 BF16 CPU; "
                    "offline APs moved by at most 0.02 points, online APs and ROC-AUCs by up to 0.2 (BENCHMARKS.md). "
                    "Training is always float32.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Results folder (results.csv/json, tables, PNGs, report.html).")
 @click.pass_context
 def evaluate_cmd(ctx, methods, baseline, store, manifest, annotations, visual_extractor, audio_extractor, corruptions,
-                 levels, severity, variant_seed, seeds, epochs, checkpoints, plan, tables, gpu, precision, out):
+                 levels, levels_old, severity, variant_seed, variant_seed_old, seeds, epochs, checkpoints, plan, tables, gpu,
+                 precision, out):
     """Train (or load) detectors, score the corrupted benchmark, write the paper's tables and plots.
 
     Training always uses the clean train features; every needed (video,
@@ -146,7 +150,13 @@ def evaluate_cmd(ctx, methods, baseline, store, manifest, annotations, visual_ex
           --corruptions all --tables I,II,V --seeds 0,1,2 --out results
     """
     from ..evaluation.runner import evaluate
+    from ..vocabulary import LEGACY_PRECISIONS, canonical_precision
 
+    levels = take_renamed(ctx, "levels", levels, levels_old, "--levels", "--fractions")
+    variant_seed = take_renamed(ctx, "variant_seed", variant_seed, variant_seed_old, "--variant-seed", "--corruption-seed")
+    if precision in LEGACY_PRECISIONS:
+        click.echo(f"note: --precision {precision} is deprecated; use {canonical_precision(precision)}", err=True)
+    precision = canonical_precision(precision)
     device = _device(ctx, gpu)
     seed_list = _int_list(ctx, seeds, "--seeds")
     methods = tuple(m.strip() for m in methods if m.strip())
@@ -195,7 +205,8 @@ _TITLES = {
 @click.option("--variant", "variants", default="clean", show_default=True,
               help="Comma-separated variants to check: clean and/or CORRUPTION@SEVERITY (fog@3, babble@2); "
                    "a corrupted variant replaces the modality it was extracted for.")
-@click.option("--variant-seed", type=int, default=0, show_default=True, help="Seed of the CORRUPTION@SEVERITY variants in the store.")
+@click.option("--corruption-seed", "variant_seed", type=int, default=0, show_default=True, help="Corruption seed of the CORRUPTION@SEVERITY variants in the store.")
+@renamed_option("--variant-seed", "--corruption-seed", type=int)
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), default=None,
               help="A trained robusta detector file whose GMMs to use (default: fit GMMs on the store's clean train features).")
 @click.option("--split", type=click.Choice(["test", "train", "all"]), default="test", show_default=True, help="Videos to check.")
@@ -204,7 +215,8 @@ _TITLES = {
 @click.option("--audio-extractor", default=None, help="Audio features (default: the store's only audio extractor).")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for health_videos.csv, health_segments.csv and health.png.")
 @click.pass_context
-def health_cmd(ctx, store, manifest, variants, variant_seed, checkpoint, split, seed, visual_extractor, audio_extractor, out):
+def health_cmd(ctx, store, manifest, variants, variant_seed, variant_seed_old, checkpoint, split, seed, visual_extractor,
+               audio_extractor, out):
     """Per-video and per-segment GMM corruption estimate (NLL, lambda) of each modality.
 
     Useful on its own to check camera/microphone health: lambda near 0.5
@@ -218,6 +230,7 @@ def health_cmd(ctx, store, manifest, variants, variant_seed, checkpoint, split, 
     """
     from ..evaluation.health import modality_health
 
+    variant_seed = take_renamed(ctx, "variant_seed", variant_seed, variant_seed_old, "--variant-seed", "--corruption-seed")
     try:
         result = modality_health(
             store, manifest, variants=[v for v in variants.split(",") if v.strip()], checkpoint=checkpoint,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from .base import progress_enabled
+from .base import progress_enabled, renamed_option, take_renamed
 
 
 def _usage(ctx: click.Context, message: str) -> None:
@@ -36,7 +36,8 @@ def _usage(ctx: click.Context, message: str) -> None:
               help="Videos whose CLEAN features are extracted.")
 @click.option("--variant-split", type=click.Choice(["all", "train", "test"]), default="test", show_default=True,
               help="Videos whose CORRUPTED variants are extracted (training uses clean features).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Benchmark seed of the corrupted variants.")
+@click.option("--corruption-seed", "seed", type=int, default=0, show_default=True, help="Corruption seed of the CORRUPTION@SEVERITY variants.")
+@renamed_option("--seed", "--corruption-seed", type=int)
 @click.option("--crops", type=click.IntRange(min=1), default=None,
               help="Override the number of crops (1 = centre only, for quick runs); part of the store key.")
 @click.option("--corrupted-dir", type=click.Path(exists=True, file_okay=False), default=None,
@@ -47,8 +48,8 @@ def _usage(ctx: click.Context, message: str) -> None:
               help="Model precision. tf32/bf16 are used only if a calibration batch matches fp32 within tolerance (else fp32).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N videos of the manifest.")
 @click.pass_context
-def extract_cmd(ctx, manifest, extractors, variants, out, gpu, batch_size, workers, split, variant_split, seed, crops,
-                corrupted_dir, dtype, precision, limit):
+def extract_cmd(ctx, manifest, extractors, variants, out, gpu, batch_size, workers, split, variant_split, seed, seed_old,
+                crops, corrupted_dir, dtype, precision, limit):
     """Extract features of a manifest's videos into a feature store.
 
     \b
@@ -63,9 +64,10 @@ def extract_cmd(ctx, manifest, extractors, variants, out, gpu, batch_size, worke
           --extractors i3d-inception,yamnet --variants clean,fog@3,babble@2
     """
     from ..extraction.pipeline import extract
-    from ..store.feature_store import StoreError
     from ..registry import RegistryError
+    from ..store.feature_store import StoreError
 
+    seed = take_renamed(ctx, "seed", seed, seed_old, "--seed", "--corruption-seed")
     device = "cpu"
     if gpu is not None:
         import torch
@@ -94,13 +96,14 @@ def extract_cmd(ctx, manifest, extractors, variants, out, gpu, batch_size, worke
 @click.option("--visual-extractor", default=None, help="Visual group to export (default: the only one in the store; 'none' to skip).")
 @click.option("--audio-extractor", default=None, help="Audio group to export (default: the only one, if any; 'none' to skip).")
 @click.option("--variant", default="clean", show_default=True, help="Variant to export: clean or CORRUPTION@SEVERITY.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the variant (with CORRUPTION@SEVERITY).")
+@click.option("--corruption-seed", "seed", type=int, default=0, show_default=True, help="Corruption seed of the variant (with CORRUPTION@SEVERITY).")
+@renamed_option("--seed", "--corruption-seed", type=int)
 @click.option("--manifest", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Take train/test splits from this manifest (default: the splits recorded in the store).")
 @click.option("--list-root", default=None,
               help="Folder to write in the list files instead of OUT_DIR (if the features will be moved).")
 @click.pass_context
-def export_cmd(ctx, fmt, store, out_dir, visual_extractor, audio_extractor, variant, seed, manifest, list_root):
+def export_cmd(ctx, fmt, store, out_dir, visual_extractor, audio_extractor, variant, seed, seed_old, manifest, list_root):
     """Export a feature store to the official XD-Violence .npy layout.
 
     \b
@@ -112,9 +115,10 @@ def export_cmd(ctx, fmt, store, out_dir, visual_extractor, audio_extractor, vari
     Example:
       robusta-bench export --format xdviolence store xd_features --variant fog@3
     """
-    from ..store.xdviolence import export_xdviolence
     from ..store.feature_store import StoreError
+    from ..store.xdviolence import export_xdviolence
 
+    seed = take_renamed(ctx, "seed", seed, seed_old, "--seed", "--corruption-seed")
     try:
         report = export_xdviolence(
             store, out_dir, visual_extractor=visual_extractor, audio_extractor=audio_extractor, variant=variant,
@@ -134,13 +138,14 @@ def export_cmd(ctx, fmt, store, out_dir, visual_extractor, audio_extractor, vari
 @click.option("--extractor", required=True,
               help="Group to import into, e.g. i3d-inception (reads <name>__<k>.npy) or vggish (reads <name>__vggish.npy).")
 @click.option("--variant", default="clean", show_default=True, help="Variant the features are of: clean or CORRUPTION@SEVERITY.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the variant (with CORRUPTION@SEVERITY).")
+@click.option("--corruption-seed", "seed", type=int, default=0, show_default=True, help="Corruption seed of the variant (with CORRUPTION@SEVERITY).")
+@renamed_option("--seed", "--corruption-seed", type=int)
 @click.option("--trim/--no-trim", default=True, show_default=True,
               help="Drop the last visual row when the video's audio file is one row shorter (as the official code does).")
 @click.option("--dtype", type=click.Choice(["float32", "float16"]), default="float32", show_default=True,
               help="Storage dtype in the store.")
 @click.pass_context
-def import_cmd(ctx, fmt, src_dir, store, extractor, variant, seed, trim, dtype):
+def import_cmd(ctx, fmt, src_dir, store, extractor, variant, seed, seed_old, trim, dtype):
     """Import official XD-Violence .npy features into a feature store.
 
     \b
@@ -152,9 +157,10 @@ def import_cmd(ctx, fmt, src_dir, store, extractor, variant, seed, trim, dtype):
       robusta-bench import --format xdviolence i3d-features/ store --extractor i3d-inception
       robusta-bench import --format xdviolence vggish-features/ store --extractor vggish
     """
-    from ..store.xdviolence import import_xdviolence
     from ..store.feature_store import StoreError
+    from ..store.xdviolence import import_xdviolence
 
+    seed = take_renamed(ctx, "seed", seed, seed_old, "--seed", "--corruption-seed")
     try:
         report = import_xdviolence(src_dir, store, extractor, variant=variant, seed=seed, trim=trim, dtype=dtype)
     except (ValueError, StoreError, FileNotFoundError) as exc:

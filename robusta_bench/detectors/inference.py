@@ -56,10 +56,14 @@ def rows_per_pass(length: int) -> int:
 
 
 def compute_dtype(precision: str) -> torch.dtype:
-    """The dtype of the large matrix products for ``precision`` (``float32`` or ``bfloat16``)."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    return torch.float32 if precision == "float32" else torch.bfloat16
+    """The dtype of the large matrix products for ``precision`` (``fp32`` or ``bf16``; ``float32``/``bfloat16`` accepted)."""
+    from ..vocabulary import LEGACY_PRECISIONS
+
+    legacy = {v: k for k, v in LEGACY_PRECISIONS.items()}
+    name = legacy.get(precision, precision)
+    if name not in PRECISIONS:
+        raise ValueError(f"precision must be one of fp32, bf16, got {precision!r}")
+    return torch.float32 if name == "float32" else torch.bfloat16
 
 
 def product(x: torch.Tensor, w: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:

@@ -47,6 +47,7 @@ from .compose import (
     table2_settings,
 )
 from .metrics import SnippetCounts, curve_metrics
+from ..vocabulary import canonical_precision
 from .scoring import MethodRun, ScoreBank, check_scoring_precision, score_all
 
 log = logging.getLogger(__name__)
@@ -147,7 +148,7 @@ def evaluate(
     progress: bool = False,
     device: str = "cpu",
     variant_seed: int = 0,
-    precision: str = "float32",
+    precision: str = "fp32",
     fig4: Sequence[str] = FIG4_SETTINGS,
     table5: str = TABLE5_SETTING,
     detector_options: Mapping[str, Mapping[str, Any]] | None = None,
@@ -184,7 +185,8 @@ def evaluate(
         raise ValueError("at least one method is needed")
     for lb in labels:
         resolve_method(lb)
-    if precision != "float32":  # refuse before any training, naming the detector that cannot
+    precision = canonical_precision(precision)
+    if precision != "fp32":  # refuse before any training, naming the detector that cannot
         from ..detectors.base import get_detector_class
 
         for lb in labels:

@@ -33,6 +33,7 @@ from threadpoolctl import threadpool_limits
 
 from ..detectors.inference import SharedInputs, compute_dtype
 from ..store.feature_store import FeatureStore, Variant
+from ..vocabulary import canonical_precision
 from .compose import CLEAN, MISSING, Combo
 
 Group = tuple[str, Variant]
@@ -117,7 +118,7 @@ def score_all(
     device: str = "cpu",
     progress: bool = False,
     run_needs: Mapping[tuple[str, int], Mapping[str, set[Combo]]] | None = None,
-    precision: str = "float32",
+    precision: str = "fp32",
 ) -> ScoreBank:
     """Score every video of ``names`` under each of its combos (``needs``) with every run.
 
@@ -238,17 +239,17 @@ def check_scoring_precision(detector: Any, precision: str) -> None:
     :data:`~robusta_bench.detectors.inference.PRECISIONS` and the detector's
     ``scorer`` must take a ``precision`` argument.
     """
-    if precision == "float32":
+    if canonical_precision(precision) == "fp32":
         return
-    compute_dtype(precision)  # an unknown name
+    compute_dtype(precision)  # a precision the scorers do not have (tf32)
     if "precision" not in inspect.signature(detector.scorer).parameters:
         raise ValueError(f"detector {getattr(detector, 'name', detector)!r} does not support precision {precision!r}")
 
 
-def make_scorer(detector: Any, device: str, precision: str = "float32") -> Any:
+def make_scorer(detector: Any, device: str, precision: str = "fp32") -> Any:
     """``detector.scorer(device)``, with ``precision`` when it is not float32 (see :func:`check_scoring_precision`)."""
     check_scoring_precision(detector, precision)
-    if precision == "float32":
+    if canonical_precision(precision) == "fp32":
         return detector.scorer(device)
     return detector.scorer(device, precision=precision)
 

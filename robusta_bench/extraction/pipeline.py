@@ -411,14 +411,14 @@ def extract(
     never raised. Raises ``ValueError`` / :class:`StoreError` for bad arguments.
     """
     from ..corruptions.base import get_corruption
-    from .precision import PRECISIONS, PrecisionEmbed
+    from ..vocabulary import canonical_precision
+    from .precision import PrecisionEmbed
     from .producer import produce
 
     t_start = time.perf_counter()
     if dtype not in ("float32", "float16"):
         raise ValueError("dtype must be float32 or float16")
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
+    precision = canonical_precision(precision)
     if batch_size is None:
         batch_size = default_batch_size(device)
     if batch_size < 1:

@@ -18,7 +18,10 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-PRECISIONS = ("fp32", "tf32", "bf16")
+from ..vocabulary import PRECISIONS
+
+__all__ = ["PRECISIONS", "TOLERANCES", "PrecisionCheck", "PrecisionEmbed", "calibrate_precision", "precision_mode"]
+
 #: Default relative tolerances (max |diff| / max |fp32|) of the check.
 TOLERANCES = {"fp32": 0.0, "tf32": 5e-3, "bf16": 2e-2}
 
