@@ -1,17 +1,18 @@
 """``evaluate``: train (or load) detectors, score the corrupted benchmark, write the paper's tables.
 
-Flow (see ``docs/evaluation.md``):
+Flow (see ``docs/evaluation.md``), one function per step:
 
 1. inputs: the feature store, the manifest (frame counts, labels), the
    annotations, and the plan (which test videos are corrupted at each level);
-2. settings: Table I (and II, V when asked) restricted to ``corruptions``; with
-   ``corruptions="all"`` a setting whose store variant is absent is skipped and
-   listed, an explicitly named one is an error naming the variant and the
-   ``extract`` command that creates it;
-3. detectors: for every training seed, every method is trained on the clean
-   train features (or loaded from a checkpoint, then shared by all seeds);
-4. scoring: every needed (video, combo) once (:mod:`.scoring`);
-5. metrics: for each run x setting x level, the official frame AP of the
+2. settings (:func:`.settings.select_settings`): Table I (and II, V when asked)
+   restricted to ``corruptions``; with ``corruptions="all"`` a setting whose
+   store variant is absent is skipped and listed, an explicitly named one is an
+   error naming the variant and the ``extract`` command that creates it;
+3. runs -> train (:mod:`.runs`): for every training seed, every method is
+   trained on the clean train features by :func:`.training.train_detector` (or
+   loaded from a checkpoint, then shared by all seeds);
+4. score: every needed (video, combo) once (:mod:`.scoring`);
+5. tabulate (:func:`metric_rows`, :func:`summarize`): for each run x setting x level, the official frame AP of the
    offline and online heads, sklearn's AP and ROC-AUC (:mod:`.metrics`), over
    the test videos in plan (official list) order;
 6. outputs: ``results.csv``/``results.json``, Markdown tables, PNG plots and
@@ -26,34 +27,23 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from ..corruptions.plan import Plan, load_plan, make_plan, plan_path
-from ..store.feature_store import FeatureStore, StoreError, Variant
-from .compose import (
-    FIG4_SETTINGS,
-    LEVELS,
-    TABLE5_SETTING,
-    Setting,
-    compose,
-    corrupted_count,
-    needed_combos,
-    parse_setting,
-    setting_keys,
-    table1_settings,
-    table2_settings,
-)
-from .metrics import SnippetCounts, curve_metrics
+from ..corruptions.plan import Plan
+from ..store.feature_store import FeatureStore
 from ..vocabulary import canonical_precision
+from .compose import FIG4_SETTINGS, LEVELS, TABLE5_SETTING, Setting, compose, corrupted_count, needed_combos
+from .metrics import SnippetCounts, curve_metrics
+from .runs import RunPlan, load_checkpoints, make_runs
 from .scoring import MethodRun, ScoreBank, check_scoring_precision, score_all
+from .settings import default_plan, parse_levels, parse_tables, select_settings
+from .training import resolve_extractors, resolve_method
 
 log = logging.getLogger(__name__)
 
-TABLES = ("I", "II", "V")
-_TABLE_ALIASES = {"1": "I", "2": "II", "5": "V", "i": "I", "ii": "II", "v": "V"}
 RESULT_COLUMNS = (
     "seed", "method", "table", "setting", "display", "modality", "level", "n_videos", "n_corrupted",
     "ap", "ap_online", "ap_sklearn", "ap_sklearn_online", "auc", "auc_online",
@@ -82,49 +72,6 @@ class EvalResult:
     @property
     def report(self) -> Path | None:
         return self.files.get("report")
-
-
-def parse_tables(tables: str | Iterable[str]) -> tuple[str, ...]:
-    """``"I,II,V"`` (or 1,2,5) -> ``("I", "II", "V")``; unknown names raise ``ValueError``."""
-    items = tables.split(",") if isinstance(tables, str) else list(tables)
-    out = []
-    for t in items:
-        t = str(t).strip()
-        if not t:
-            continue
-        key = _TABLE_ALIASES.get(t.lower(), t.upper())
-        if key not in TABLES:
-            raise ValueError(f"unknown table {t!r}: choose from I, II, V")
-        if key not in out:
-            out.append(key)
-    return tuple(out) or ("I",)
-
-
-def parse_levels(levels: str | Iterable[float]) -> tuple[float, ...]:
-    """``"0,10,30"`` -> sorted unique percentages in [0, 100]."""
-    items = levels.split(",") if isinstance(levels, str) else list(levels)
-    out = set()
-    for x in items:
-        if isinstance(x, str) and not x.strip():
-            continue
-        v = float(x)
-        if not 0 <= v <= 100 or math.isnan(v):
-            raise ValueError(f"level {x!r} is not a percentage in [0, 100]")
-        out.add(int(v) if v == int(v) else v)
-    if not out:
-        raise ValueError("no levels given")
-    return tuple(sorted(out))
-
-
-def default_plan(manifest: pd.DataFrame, seed: int = 0) -> Plan:
-    """The shipped v1 plan when the manifest's test videos are exactly its videos, else a plan made from them."""
-    test = set(manifest.loc[manifest["split"].astype(str) == "test", "name"].astype(str))
-    path = plan_path()
-    if path.exists() and seed == 0:
-        shipped = load_plan()
-        if set(shipped.names) == test:
-            return shipped
-    return make_plan(manifest, seed=seed)
 
 
 def evaluate(
@@ -160,11 +107,71 @@ def evaluate(
     seeds (results are averaged over them); ``checkpoints`` maps a method label
     to a detector file used instead of training.
     """
-    from .training import load_train_set, resolve_extractors, resolve_method, train_config, build_for
-
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     store = store if isinstance(store, FeatureStore) else FeatureStore(store)
+    manifest, annotations = _read_inputs(manifest, annotations)
+    tables, levels = parse_tables(tables), parse_levels(levels)
+    seeds = tuple(dict.fromkeys(int(s) for s in seeds)) or (0,)
+    checkpoints = dict(checkpoints or {})
+    precision = canonical_precision(precision)
+    labels = _check_methods(methods, baseline, severity, precision)
+    vext, aext = resolve_extractors(store, visual_extractor, audio_extractor)
+    if isinstance(plan, (str, Path)):
+        plan = Plan.from_file(plan)
+    elif plan is None:
+        plan = default_plan(manifest, seed=variant_seed)
+    settings, skipped = select_settings(
+        store, plan, tables, corruptions, levels, vext, aext, int(severity), int(variant_seed), table5
+    )
+    runplan = _run_plan(labels, methods[0], settings, tables, fig4, table5, skipped)
+
+    # ----------------------------------------------------------- runs -> train
+    t_train = time.perf_counter()
+    loaded = load_checkpoints(checkpoints, runplan.train_labels())
+    runs, run_settings = make_runs(
+        runplan, seeds, loaded, store=store, manifest=manifest, extractors=(vext, aext), epochs=epochs, device=device,
+        progress=progress, detector_options=dict(detector_options or {}),
+    )
+    timings["train_s"] = time.perf_counter() - t_train
+
+    # ----------------------------------------------------------------- score
+    names = plan.names
+    needs = needed_combos(plan, settings, levels, names)
+    run_needs = {r.key: needed_combos(plan, run_settings[r.key], levels, names)
+                 for r in runs if run_settings[r.key] is not runplan.settings}
+    bank = score_all(
+        store, names, needs, runs, visual_extractor=vext, audio_extractor=aext, severity=int(severity),
+        variant_seed=int(variant_seed), max_segments=_segment_caps(manifest, names), device=device, progress=progress,
+        run_needs=run_needs, precision=precision,
+    )
+    timings.update(bank.timings)
+
+    # -------------------------------------------------------------- tabulate
+    t_metrics = time.perf_counter()
+    gt, counts, ok_names = ground_truth(bank, names, manifest, annotations, plan)
+    result_rows = metric_rows(runs, run_settings, bank, plan, levels, counts, ok_names)
+    timings["metrics_s"] = time.perf_counter() - t_metrics
+    info = {
+        "store": str(store.root), "visual_extractor": vext, "audio_extractor": aext, "severity": int(severity),
+        "variant_seed": int(variant_seed), "seeds": list(seeds), "methods": list(methods), "baseline": baseline,
+        "levels": list(levels), "tables": list(tables),
+        "plan": {"seed": plan.seed, "version": plan.version, "videos": len(plan.names)},
+        "test_videos": len(ok_names), "checkpoints": {k: str(v) for k, v in checkpoints.items()}, "epochs": epochs,
+        "device": device, "precision": precision, "fig4": [s.name for s in runplan.fig4_settings],
+        "table5": runplan.table5.name if runplan.table5 is not None else None,
+        "train_info": {r.label: _jsonable(getattr(r.detector, "train_info", {})) for r in runs if r.seed == seeds[0]},
+    }
+    result = EvalResult(
+        rows=result_rows, summary=summarize(result_rows), info=info, skipped=skipped, failures=dict(bank.failures),
+        timings=timings, bank=bank,
+    )
+    _write_result(result, out_dir, plan, gt, ok_names, timings, t0)
+    return result
+
+
+def _read_inputs(manifest: Any, annotations: Any) -> tuple[pd.DataFrame, Mapping]:
+    """The manifest frame and the annotations mapping (read from their files when given as paths)."""
     if not isinstance(manifest, pd.DataFrame):
         from ..dataset.index import read_manifest
 
@@ -173,11 +180,11 @@ def evaluate(
         from ..dataset.annotations import read_annotations
 
         annotations = read_annotations(annotations)
-    tables = parse_tables(tables)
-    levels = parse_levels(levels)
-    seeds = tuple(dict.fromkeys(int(s) for s in seeds)) or (0,)
-    checkpoints = dict(checkpoints or {})
-    detector_options = dict(detector_options or {})
+    return manifest, annotations
+
+
+def _check_methods(methods: Sequence[str], baseline: str | None, severity: int, precision: str) -> list[str]:
+    """The labels to evaluate (baseline first), refused before any training when unknown or unable to score."""
     if int(severity) not in (1, 2, 3, 4, 5):
         raise ValueError(f"severity must be 1..5, got {severity}")
     labels = list(dict.fromkeys([*([baseline] if baseline else []), *methods]))
@@ -185,111 +192,51 @@ def evaluate(
         raise ValueError("at least one method is needed")
     for lb in labels:
         resolve_method(lb)
-    precision = canonical_precision(precision)
     if precision != "fp32":  # refuse before any training, naming the detector that cannot
         from ..detectors.base import get_detector_class
 
         for lb in labels:
             check_scoring_precision(get_detector_class(resolve_method(lb)[0]), precision)
-    vext, aext = resolve_extractors(store, visual_extractor, audio_extractor)
-    if isinstance(plan, (str, Path)):
-        plan = Plan.from_file(plan)
-    elif plan is None:
-        plan = default_plan(manifest, seed=variant_seed)
+    return labels
 
-    # ---------------------------------------------------------------- settings
-    settings, skipped = _select_settings(
-        store, plan, tables, corruptions, levels, vext, aext, int(severity), int(variant_seed), table5
-    )
-    main = methods[0]
-    main_name, _ = resolve_method(main)
-    if "V" in tables:
-        resolve_method(f"{main}-pad")
+
+def _run_plan(labels: list[str], main: str, settings: list[Setting], tables: Sequence[str], fig4: Sequence[str],
+              table5: str, skipped: dict[str, str]) -> RunPlan:
+    """The :class:`RunPlan`: Fig. 4 when the main method has both fusions, Table V when its setting is evaluated."""
     from ..detectors.base import get_detector_class
 
-    main_cls = get_detector_class(main_name)
+    main_cls = get_detector_class(resolve_method(main)[0])
+    if "V" in tables:
+        resolve_method(f"{main}-pad")
     fig4_settings = [s for s in settings if s.table == "I" and s.name in fig4]
-    want_fig4 = bool(fig4_settings) and {"gmm", "average"} <= set(getattr(main_cls, "fusions", ()))
+    if not {"gmm", "average"} <= set(getattr(main_cls, "fusions", ())):
+        fig4_settings = []
     t5 = next((s for s in settings if s.table == "I" and s.name == table5), None) if "V" in tables else None
     if "V" in tables and t5 is None:
         skipped.setdefault(f"table V ({table5})", "its setting is not evaluated")
+    return RunPlan(labels=labels, main=main, settings=settings, fig4_settings=fig4_settings, table5=t5)
 
-    # ------------------------------------------------------------ ground truth
+
+def _segment_caps(manifest: pd.DataFrame, names: Sequence[str]) -> dict[str, int]:
+    """Snippets per video known from the manifest's frame counts (caps the scored length)."""
+    from ..dataset.ground_truth import n_segments
+
     rows_by_name = {str(n): r for n, r in zip(manifest["name"].astype(str), manifest.to_dict("records"))}
-    names = plan.names
     caps = {}
     for n in names:
         r = rows_by_name.get(n)
         f = None if r is None else r.get("frames")
         if f is not None and not (isinstance(f, float) and math.isnan(f)) and int(f) > 0:
-            from ..dataset.ground_truth import n_segments
-
             caps[n] = n_segments(int(f))
+    return caps
 
-    # --------------------------------------------------------------- detectors
-    t_train = time.perf_counter()
-    runs: list[MethodRun] = []
-    run_settings: dict[tuple[str, int], list[Setting]] = {}
-    loaded: dict[str, Any] = {}
-    train_set = None
-    pad = f"{main}-pad"
-    train_labels = labels + ([pad] if t5 is not None and pad not in labels else [])
-    for lb, path in checkpoints.items():
-        if lb not in train_labels:
-            raise ValueError(f"checkpoint given for {lb!r}, which is not evaluated (methods: {', '.join(train_labels)})")
-        from ..detectors.base import load_detector
 
-        det = load_detector(path)
-        fixed = {k: v for k, v in resolve_method(lb)[1].items() if k != "fusion"}
-        wrong = {k: det.options.get(k) for k, v in fixed.items() if det.options.get(k) != v}
-        if wrong:
-            raise ValueError(f"checkpoint {path} for {lb!r} was trained with {wrong}, but {lb!r} means {fixed}")
-        loaded[lb] = det
-    main_settings = [s for s in settings]
-    for seed in seeds:
-        for lb in train_labels:
-            if lb in loaded:
-                det = loaded[lb]
-            else:
-                if train_set is None:
-                    train_set, _ = load_train_set(store, manifest, visual_extractor=vext, audio_extractor=aext)
-                det = build_for(lb, train_set, detector_options.get(lb))
-                log.info("training %s (seed %d)", lb, seed)
-                det.fit(train_set, train_config(epochs, device), seed=seed, progress=progress)
-                det.train_info.setdefault("seed", seed)
-            if lb == pad and lb not in labels:
-                run = MethodRun(lb, det, None, seed)
-                runs.append(run)
-                run_settings[run.key] = [t5]
-                continue
-            # a fusion ablation label (robusta-average) is a test-time rule: it applies to a loaded detector too
-            fusion = resolve_method(lb)[1].get("fusion") if lb in loaded else None
-            run = MethodRun(lb, det, fusion, seed)
-            runs.append(run)
-            run_settings[run.key] = main_settings
-            if lb == main and want_fig4 and f"{main}-average" not in train_labels:
-                avg = MethodRun(f"{main}-average", det, "average", seed)
-                runs.append(avg)
-                run_settings[avg.key] = fig4_settings
-    timings["train_s"] = time.perf_counter() - t_train
-
-    # ----------------------------------------------------------------- scoring
-    needs = needed_combos(plan, settings, levels, names)
-    run_needs = {}
-    for r in runs:
-        if run_settings[r.key] is not main_settings:
-            run_needs[r.key] = needed_combos(plan, run_settings[r.key], levels, names)
-    bank = score_all(
-        store, names, needs, runs, visual_extractor=vext, audio_extractor=aext, severity=int(severity),
-        variant_seed=int(variant_seed), max_segments=caps, device=device, progress=progress, run_needs=run_needs,
-        precision=precision,
-    )
-    timings.update(bank.timings)
-
-    # ------------------------------------------------------------------ metrics
-    t_metrics = time.perf_counter()
-    counts: dict[str, SnippetCounts] = {}
+def ground_truth(bank: ScoreBank, names: Sequence[str], manifest: pd.DataFrame, annotations: Mapping,
+                 plan: Plan) -> tuple[dict[str, np.ndarray], dict[str, SnippetCounts], list[str]]:
+    """Frame labels and snippet counts of every scored video, and the videos that have them (failures go to ``bank``)."""
+    rows_by_name = {str(n): r for n, r in zip(manifest["name"].astype(str), manifest.to_dict("records"))}
     gt: dict[str, np.ndarray] = {}
+    counts: dict[str, SnippetCounts] = {}
     for n in bank.scored_names(names):
         try:
             gt[n] = _video_gt(n, rows_by_name.get(n), annotations, plan, bank.lengths[n])
@@ -299,6 +246,12 @@ def evaluate(
     ok_names = [n for n in bank.scored_names(names) if n in counts]
     if not ok_names:
         raise RuntimeError(f"no test video could be scored; first failures: {dict(list(bank.failures.items())[:3])}")
+    return gt, counts, ok_names
+
+
+def metric_rows(runs: Sequence[MethodRun], run_settings: Mapping[tuple[str, int], list[Setting]], bank: ScoreBank,
+                plan: Plan, levels: Sequence[float], counts: Mapping[str, SnippetCounts], ok_names: list[str]) -> pd.DataFrame:
+    """One row of metrics per run x setting x level (see :data:`RESULT_COLUMNS`)."""
     all_counts = SnippetCounts.concat([counts[n] for n in ok_names])
     rows = []
     for r in runs:
@@ -317,48 +270,24 @@ def evaluate(
                     "ap": m_off.ap, "ap_online": m_on.ap, "ap_sklearn": m_off.ap_sklearn,
                     "ap_sklearn_online": m_on.ap_sklearn, "auc": m_off.auc, "auc_online": m_on.auc,
                 })
-    result_rows = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
-    summary = summarize(result_rows)
-    timings["metrics_s"] = time.perf_counter() - t_metrics
+    return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
 
-    info = {
-        "store": str(store.root),
-        "visual_extractor": vext,
-        "audio_extractor": aext,
-        "severity": int(severity),
-        "variant_seed": int(variant_seed),
-        "seeds": list(seeds),
-        "methods": list(methods),
-        "baseline": baseline,
-        "levels": list(levels),
-        "tables": list(tables),
-        "plan": {"seed": plan.seed, "version": plan.version, "videos": len(plan.names)},
-        "test_videos": len(ok_names),
-        "checkpoints": {k: str(v) for k, v in checkpoints.items()},
-        "epochs": epochs,
-        "device": device,
-        "precision": precision,
-        "fig4": [s.name for s in fig4_settings] if want_fig4 else [],
-        "table5": t5.name if t5 is not None else None,
-        "train_info": {r.label: _jsonable(getattr(r.detector, "train_info", {})) for r in runs if r.seed == seeds[0]},
-    }
-    result = EvalResult(
-        rows=result_rows, summary=summary, info=info, skipped=skipped, failures=dict(bank.failures),
-        timings=timings, bank=bank,
-    )
+
+def _write_result(result: EvalResult, out_dir: str | Path | None, plan: Plan, gt: Mapping[str, np.ndarray],
+                  ok_names: list[str], timings: dict[str, float], t0: float) -> None:
+    """Render the Markdown tables; write the output files when ``out_dir`` is given."""
     from .tables import render_tables
 
-    result.markdown = render_tables(summary, info, rows=result_rows)
+    result.markdown = render_tables(result.summary, result.info, rows=result.rows)
     if out_dir is not None:
         t_out = time.perf_counter()
         from .report import write_outputs
 
-        result.files = write_outputs(result, Path(out_dir), plan=plan, gt=gt, names=ok_names)
+        result.files = write_outputs(result, Path(out_dir), plan=plan, gt=dict(gt), names=ok_names)
         timings["outputs_s"] = time.perf_counter() - t_out
     timings["total_s"] = time.perf_counter() - t0
     if result.files.get("json"):
         _patch_timings(result.files["json"], timings)
-    return result
 
 
 def summarize(rows: pd.DataFrame) -> pd.DataFrame:
@@ -375,81 +304,6 @@ def summarize(rows: pd.DataFrame) -> pd.DataFrame:
     out["n_videos"] = g["n_videos"].first()
     out["n_corrupted"] = g["n_corrupted"].first()
     return out.reset_index()
-
-
-def _select_settings(
-    store: FeatureStore,
-    plan: Plan,
-    tables: Sequence[str],
-    corruptions: str | Sequence[str],
-    levels: Sequence[float],
-    vext: str | None,
-    aext: str | None,
-    severity: int,
-    vseed: int,
-    table5: str,
-) -> tuple[list[Setting], dict[str, str]]:
-    """The settings to evaluate and the ones skipped (name -> reason)."""
-    all1 = table1_settings(plan.visual_types, plan.audio_types)
-    all2 = table2_settings(plan.visual_types, plan.audio_types)
-    explicit = not (isinstance(corruptions, str) and corruptions.strip().lower() == "all")
-    if explicit:
-        wanted = [c.strip() for c in (corruptions.split(",") if isinstance(corruptions, str) else corruptions) if c.strip()]
-        if not wanted:
-            raise ValueError("no corruptions given (use 'all' or a comma-separated list)")
-        by_name = {s.name: s for s in all1}
-        chosen: list[Setting] = []
-        for w in wanted:
-            s = by_name.get(w) or parse_setting(w)
-            if s.table == "II":
-                chosen.append(s)
-            elif s not in chosen:
-                chosen.append(s)
-        cand = [s for s in chosen if s.table == "I"]
-        if "II" in tables:
-            plain = {s.plan_setting for s in cand} | set(wanted)
-            cand += [s for s in all2 if s.plan_setting in plain]
-        cand += [s for s in chosen if s.table == "II" and s not in cand]
-    else:
-        cand = list(all1) + (list(all2) if "II" in tables else [])
-    if "V" in tables and not any(s.table == "I" and s.name == table5 for s in cand):
-        cand.append(parse_setting(table5))
-    # clean groups are always needed (level 0 and the uncorrupted videos)
-    for ext, mod in ((vext, "visual"), (aext, "audio")):
-        if ext is not None and not store.has(ext, Variant()):
-            raise StoreError(_missing_message(store, ext, Variant(), mod))
-    out, skipped = [], {}
-    for s in cand:
-        vis, aud = setting_keys(plan, s, levels)
-        lacking = [(vext, Variant(c, severity, vseed), "visual") for c in sorted(vis)]
-        lacking += [(aext, Variant(c, severity, vseed), "audio") for c in sorted(aud)]
-        lacking = [x for x in lacking if x[0] is None or not store.has(x[0], x[1])]
-        if not lacking:
-            out.append(s)
-            continue
-        if explicit:
-            ext, var, mod = lacking[0]
-            raise StoreError(_missing_message(store, ext, var, mod, setting=s.name))
-        skipped[s.name] = "store lacks " + ", ".join(f"{e or mod}/{v.slug}" for e, v, mod in lacking)
-    if not out:
-        raise StoreError(
-            f"none of the requested settings can be evaluated with store {store.root}: "
-            + "; ".join(f"{k}: {v}" for k, v in list(skipped.items())[:5])
-        )
-    return out, skipped
-
-
-def _missing_message(store: FeatureStore, ext: str | None, var: Variant, modality: str, setting: str | None = None) -> str:
-    have = sorted({v.slug for e, v in store.groups() if e == ext}) if ext else []
-    what = f"{ext}/{var.slug}" if ext else f"{modality} features ({var.slug})"
-    arg = "clean" if var.is_clean else f"{var.corruption}@{var.severity}"
-    return (
-        f"store {store.root} has no {what}"
-        + (f" (needed by setting {setting!r})" if setting else "")
-        + f"; it has: {', '.join(have) or 'nothing for this extractor'}. Create it with: "
-        f"robusta-bench extract --manifest MANIFEST --out {store.root} --extractors {ext or '<' + modality + ' extractor>'} "
-        f"--variants {arg} --seed {var.seed}"
-    )
 
 
 def _video_gt(name: str, row: Mapping[str, Any] | None, annotations: Mapping, plan: Plan, t: int) -> np.ndarray:
