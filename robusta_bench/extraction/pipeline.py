@@ -25,24 +25,29 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
-import queue
-import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from .. import BENCHMARK_VERSION
-from ..registry import RegistryError
 from ..models.extractor import spec_hash
-from .batching import Batcher, VideoFeatures
-from .protocol import OFFICIAL, Protocol, crop_clip, parse_crop_order, select_crops
-from ..store.feature_store import FeatureStore, GroupWriter, StoreError, Variant, content_key
 from ..records import read_videos
+from ..registry import RegistryError
+from ..store.feature_store import FeatureStore, Variant
+from ..vocabulary import canonical_precision
+from .batching import Batcher, VideoFeatures
+from .corrupted_media import CORRUPT_MANIFEST, attach_media, read_corrupt_manifest
+from .groups import Group, check_resume, crop_order_for, extractor_name, group_spec, load_spec_or_none, variant_plan
+from .precision import calibrate_run
+from .protocol import OFFICIAL, Protocol
+from .routing import route_items
 from .variants import VideoItem, VideoJob, extraction_jobs, parse_variants, variant_modality
+from .workers import job_streams
+
+__all__ = ["CORRUPT_MANIFEST", "ExtractReport", "build_extractor", "crop_order_for", "default_batch_size", "extract",
+           "read_corrupt_manifest"]
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +58,6 @@ CPU_BATCH_SIZE = 4  # CPU convolutions gain nothing beyond ~2-4 clips and lose c
 def default_batch_size(device: str) -> int:
     """Clips per model call when none is given: 4 on CPU (measured best, ``benchmarks/extract.py``), 16 on CUDA."""
     return CPU_BATCH_SIZE if str(device).split(":")[0] == "cpu" else DEFAULT_BATCH_SIZE
-QUEUE_ITEMS = 16
-CORRUPT_MANIFEST = "corrupt_manifest.csv"
 
 
 class ExtractorUnavailable(ValueError):
@@ -162,215 +165,6 @@ def build_extractor(spec: Any, device: str = "cpu") -> Any:
     return cls(device=device) if takes_device else cls()
 
 
-def extractor_name(obj: Any) -> str:
-    """The registry name of an extractor instance."""
-    name = getattr(obj, "name", "") or type(obj).__name__
-    return str(name)
-
-
-def crop_order_for(obj: Any, spec: dict[str, Any] | None, crops: int | None) -> tuple[str, ...]:
-    """The crop order of a visual extractor (spec's ``preprocessing.crop_order``), after ``--crops``."""
-    declared = None
-    if spec:
-        pre = spec.get("preprocessing") or {}
-        declared = pre.get("crop_order", spec.get("crop_order"))
-    order = parse_crop_order(declared, int(getattr(obj, "n_crops", 5) or 5))
-    return select_crops(order, crops)
-
-
-def _load_spec_or_none(name: str) -> dict[str, Any] | None:
-    from ..models.extractor import load_spec
-
-    try:
-        return load_spec(name)
-    except FileNotFoundError:
-        return None
-
-
-def group_spec(
-    obj: Any,
-    *,
-    spec: dict[str, Any] | None,
-    crops: Sequence[str] | None,
-    proto: Protocol = OFFICIAL,
-    precision: str = "fp32",
-) -> dict[str, Any]:
-    """Everything that determines an extractor's features: hashed into the store key.
-
-    The extractor spec file, its class description, the weights checksum when
-    the instance exposes ``weights_sha256``, the protocol, the crop order (so a
-    ``--crops 1`` store never mixes with a 5-crop one) and the precision.
-    """
-    describe = obj.describe() if hasattr(obj, "describe") else {}
-    return {
-        "extractor": extractor_name(obj),
-        "spec": spec,
-        "describe": describe,
-        "weights_sha256": getattr(obj, "weights_sha256", None),
-        "protocol": proto.to_dict(),
-        "crops": list(crops) if crops is not None else None,
-        "precision": precision,
-    }
-
-
-def variant_plan(variant: Variant, source: str) -> str:
-    """The plan string of a group's content key: source, corruption and its version."""
-    if variant.is_clean:
-        return f"benchmark={BENCHMARK_VERSION};source=clean"
-    from ..corruptions.base import CORRUPTIONS
-
-    version = getattr(CORRUPTIONS.get(variant.corruption), "version", 1)
-    return f"benchmark={BENCHMARK_VERSION};source={source};corruption={variant.corruption};version={version}"
-
-
-@dataclass
-class _Group:
-    extractor: str
-    variant: Variant
-    modality: str
-    crops: tuple[str, ...]
-    writer: GroupWriter
-
-    @property
-    def label(self) -> str:
-        return f"{self.extractor}/{self.variant.slug}"
-
-
-# ------------------------------------------------------------ corrupted media
-def read_corrupt_manifest(directory: str | Path) -> dict[tuple[str, str, int, int], Path | str]:
-    """Map ``(name, corruption, severity, seed)`` to a corrupted file (or an error) from ``DIR/corrupt_manifest.csv``.
-
-    Rows are read as :class:`~robusta_bench.records.CorruptRecord` (the one
-    reader of the file ``robusta-bench corrupt`` writes). A row with an error,
-    or made by another version of the corruption than the registered one, maps
-    to an error message.
-    """
-    from ..corruptions.base import CORRUPTIONS
-    from ..records import read_corrupt_records
-
-    directory = Path(directory)
-    path = directory / CORRUPT_MANIFEST
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found: --corrupted-dir must be an output folder of 'robusta-bench corrupt'")
-    out: dict[tuple[str, str, int, int], Path | str] = {}
-    for rec in read_corrupt_records(path):
-        if rec.error:
-            out[rec.key()] = f"corrupt failed: {rec.error}"
-            continue
-        if rec.version and rec.corruption in CORRUPTIONS:
-            now = int(getattr(CORRUPTIONS.get(rec.corruption), "version", 1))
-            if rec.version != now:
-                out[rec.key()] = f"stale corrupted file (made by {rec.corruption} version {rec.version}, now {now}): rerun corrupt"
-                continue
-        out[rec.key()] = rec.output(directory)
-    return out
-
-
-def _attach_media(jobs: list[VideoJob], table: dict[tuple[str, str, int, int], Path | str]) -> None:
-    for job in jobs:
-        for v in {*job.visual, *job.audio}:
-            if v.is_clean:
-                continue
-            hit = table.get((job.video.name, v.corruption, v.severity, v.seed))
-            if hit is None:
-                job.media_errors[v] = f"not in {CORRUPT_MANIFEST} ({v.slug})"
-            elif isinstance(hit, str):
-                job.media_errors[v] = hit
-            elif not Path(hit).exists():
-                job.media_errors[v] = f"corrupted file missing: {hit}"
-            else:
-                job.media[v] = Path(hit)
-
-
-# -------------------------------------------------------------------- workers
-_DONE = object()
-
-
-class _Stopped(Exception):
-    pass
-
-
-def _pump(produce_fn, job: VideoJob, q: queue.Queue, stop: threading.Event) -> None:
-    """Worker body: push a video's items into its bounded queue (stops when asked)."""
-
-    def put(item: Any) -> None:
-        while True:
-            if stop.is_set():
-                raise _Stopped()
-            try:
-                q.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-
-    gen = produce_fn(job)
-    try:
-        for item in gen:
-            put(item)
-    except _Stopped:
-        return
-    except Exception as exc:  # a bug or an unexpected error: fail this video, not the run
-        try:
-            put(("crash", f"{type(exc).__name__}: {exc}"))
-        except _Stopped:
-            return
-    finally:
-        gen.close()
-    with contextlib.suppress(_Stopped):
-        put(_DONE)
-
-
-def _drain(q: queue.Queue) -> Iterator[tuple]:
-    while True:
-        item = q.get()
-        if item is _DONE:
-            return
-        yield item
-
-
-def _inline(produce_fn, job: VideoJob) -> Iterator[tuple]:
-    try:
-        yield from produce_fn(job)
-    except Exception as exc:
-        yield ("crash", f"{type(exc).__name__}: {exc}")
-
-
-@contextlib.contextmanager
-def _job_streams(jobs: Sequence[VideoJob], produce_fn, workers: int) -> Iterator[Iterator[tuple[VideoJob, Iterator[tuple]]]]:
-    """``(job, items)`` in job order; with workers > 0 the next videos are decoded ahead in threads."""
-    if workers <= 0:
-        yield ((job, _inline(produce_fn, job)) for job in jobs)
-        return
-    from concurrent.futures import ThreadPoolExecutor
-
-    stop = threading.Event()
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="robusta-decode")
-    pending: deque = deque()
-    todo = iter(jobs)
-
-    def submit() -> None:
-        job = next(todo, None)
-        if job is None:
-            return
-        q: queue.Queue = queue.Queue(maxsize=QUEUE_ITEMS)
-        pool.submit(_pump, produce_fn, job, q, stop)
-        pending.append((job, q))
-
-    def gen() -> Iterator[tuple[VideoJob, Iterator[tuple]]]:
-        for _ in range(workers + 1):
-            submit()
-        while pending:
-            job, q = pending.popleft()
-            submit()
-            yield job, _drain(q)
-
-    try:
-        yield gen()
-    finally:
-        stop.set()
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
 # ----------------------------------------------------------------- the run
 def extract(
     manifest: str | Path | Sequence[VideoItem],
@@ -410,28 +204,82 @@ def extract(
     :class:`ExtractReport`; failures are recorded in the store and the report,
     never raised. Raises ``ValueError`` / :class:`StoreError` for bad arguments.
     """
-    from ..corruptions.base import get_corruption
-    from ..vocabulary import canonical_precision
-    from .precision import PrecisionEmbed
-    from .producer import produce
-
     t_start = time.perf_counter()
-    if dtype not in ("float32", "float16"):
-        raise ValueError("dtype must be float32 or float16")
     precision = canonical_precision(precision)
-    if batch_size is None:
-        batch_size = default_batch_size(device)
-    if batch_size < 1:
-        raise ValueError("batch size must be >= 1")
-    if crops is not None and crops < 1:
-        raise ValueError("--crops must be >= 1")
+    batch_size = default_batch_size(device) if batch_size is None else batch_size
+    _check_options(dtype, batch_size, crops)
     variant_list = parse_variants(variants if not isinstance(variants, Variant) else [variants], seed=seed)
     for v in variant_list:
         variant_modality(v)  # unknown corruption -> RegistryError (a usage error)
     videos = list(manifest) if not isinstance(manifest, (str, Path)) else read_videos(manifest)
     if limit is not None:
         videos = videos[: int(limit)]
+    run = _build_run(extractors, device, crops, variant_list)
 
+    report = ExtractReport(store=Path(store_dir), videos=len(videos))
+    store = FeatureStore(store_dir, create=True)
+    from ..store.xdviolence import update_store_videos
+
+    update_store_videos(store.root, videos)
+    # precision: decided per extractor on a calibration batch before any group is opened
+    effective = {n: "fp32" for n in run.names}
+    if precision != "fp32":
+        effective = calibrate_run(videos, run, precision, device, proto, report, chunk_size)
+    report.precision = dict(effective)
+
+    with contextlib.ExitStack() as stack:
+        source = "corrupted-dir" if corrupted_dir is not None else "fused"
+        groups = _open_groups(stack, store, run, variant_list, effective, source, proto, dtype, shard_rows)
+        report.written = {g.label: 0 for g in groups.values()}
+        report.groups = sorted(report.written)
+        jobs = extraction_jobs(
+            videos, run.visual_names, run.audio_names, variant_list, {k: set(g.writer.done) for k, g in groups.items()},
+            split=split, variant_split=variant_split,
+        )
+        report.skipped = sum(j.skipped for j in jobs)
+        if corrupted_dir is not None:
+            attach_media(jobs, read_corrupt_manifest(corrupted_dir))
+        on_done, on_error = _recorders(report)
+        batchers = _batchers(run, effective, device, proto, batch_size, on_done, on_error)
+        _run_jobs([j for j in jobs if not j.empty], groups, batchers, proto, report, on_done, on_error,
+                  workers=workers, chunk_size=chunk_size, progress=progress)
+    report.seconds = time.perf_counter() - t_start
+    return report
+
+
+@dataclass
+class _Run:
+    """The extractors of a run: instances by name, their modality, spec and crop order."""
+
+    by_name: dict[str, Any]
+    modality: dict[str, str]
+    specs: dict[str, dict[str, Any] | None]
+    crop_orders: dict[str, tuple[str, ...]]
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.by_name)
+
+    @property
+    def visual_names(self) -> list[str]:
+        return [n for n in self.by_name if self.modality[n] == "visual"]
+
+    @property
+    def audio_names(self) -> list[str]:
+        return [n for n in self.by_name if self.modality[n] == "audio"]
+
+
+def _check_options(dtype: str, batch_size: int, crops: int | None) -> None:
+    if dtype not in ("float32", "float16"):
+        raise ValueError("dtype must be float32 or float16")
+    if batch_size < 1:
+        raise ValueError("batch size must be >= 1")
+    if crops is not None and crops < 1:
+        raise ValueError("--crops must be >= 1")
+
+
+def _build_run(extractors: str | Sequence[Any], device: str, crops: int | None, variant_list: Sequence[Variant]) -> _Run:
+    """Build the extractors (a clear error naming one that cannot load) and their crop orders."""
     if isinstance(extractors, str):
         extractors = [e.strip() for e in extractors.split(",") if e.strip()]
     if not extractors:
@@ -455,151 +303,114 @@ def extract(
     for n, m in modality.items():
         if m not in ("visual", "audio"):
             raise ValueError(f"extractor {n} has modality {m!r} (expected visual or audio)")
-    visual_names = [n for n in names if modality[n] == "visual"]
-    audio_names = [n for n in names if modality[n] == "audio"]
-    specs = {n: _load_spec_or_none(n) for n in names}
-    crop_orders = {n: crop_order_for(by_name[n], specs[n], crops) for n in visual_names}
+    specs = {n: load_spec_or_none(n) for n in names}
+    crop_orders = {n: crop_order_for(by_name[n], specs[n], crops) for n in names if modality[n] == "visual"}
+    run = _Run(by_name, modality, specs, crop_orders)
     for v in variant_list:
         m = variant_modality(v)
-        if m == "visual" and not visual_names or m == "audio" and not audio_names:
+        if m == "visual" and not run.visual_names or m == "audio" and not run.audio_names:
             log.warning("variant %s (%s) has no %s extractor in this run: skipped", v.slug, m, m)
+    return run
 
-    report = ExtractReport(store=Path(store_dir), videos=len(videos))
-    store = FeatureStore(store_dir, create=True)
-    from ..store.xdviolence import update_store_videos
 
-    update_store_videos(store.root, videos)
-
-    # precision: decided per extractor on a calibration batch before any group is opened
-    effective = {n: "fp32" for n in names}
-    if precision != "fp32":
-        effective = _calibrate_precision(
-            videos, by_name, visual_names, audio_names, crop_orders, precision, device, proto, report, chunk_size
-        )
-    report.precision = dict(effective)
-
-    source = "corrupted-dir" if corrupted_dir is not None else "fused"
-    groups: dict[tuple[str, Variant], _Group] = {}
-    with contextlib.ExitStack() as stack:
-        for n in names:
-            obj = by_name[n]
-            order = crop_orders.get(n)
-            n_crops = len(order) if order is not None else 1
-            gspec = group_spec(obj, spec=specs[n], crops=order, proto=proto, precision=effective[n])
-            shash = spec_hash(gspec)
-            for v in variant_list:
-                m = variant_modality(v)
-                if m is not None and m != modality[n]:
-                    continue
-                plan = variant_plan(v, source)
-                meta = {
-                    "plan": plan,
-                    "protocol": proto.to_dict(),
-                    "crops": list(order) if order is not None else None,
-                    "precision": effective[n],
-                    "source": "clean" if v.is_clean else source,
-                    "spec": gspec,
-                }
-                _check_resume(store, n, v, shash, plan, dtype)
-                writer = store.writer(
-                    n,
-                    v,
-                    spec_hash=shash,
-                    modality=modality[n],
-                    feature_dim=int(obj.feature_dim),
-                    n_crops=n_crops,
-                    meta=meta,
-                    dtype=dtype,
-                    shard_rows=shard_rows,
-                )
-                stack.enter_context(writer)
-                groups[(n, v)] = _Group(n, v, modality[n], order or (), writer)
-                report.written[f"{n}/{v.slug}"] = 0
-        report.groups = sorted(report.written)
-
-        done = {key: set(g.writer.done) for key, g in groups.items()}
-        jobs = extraction_jobs(
-            videos, visual_names, audio_names, variant_list, done, split=split, variant_split=variant_split
-        )
-        report.skipped = sum(j.skipped for j in jobs)
-        if corrupted_dir is not None:
-            _attach_media(jobs, read_corrupt_manifest(corrupted_dir))
-        work = [j for j in jobs if not j.empty]
-
-        def on_done(acc: VideoFeatures) -> None:
-            g: _Group = acc.group
-            g.writer.write(acc.name, acc.array())
-            acc.finished = True
-            acc.rows.clear()
-            report.written[g.label] += 1
-            report.snippets += int(acc.n_snippets or 0)
-            report.clips += int(acc.n_snippets or 0) * acc.n_crops
-
-        def on_error(acc: VideoFeatures, message: str) -> None:
-            if acc.finished or acc.error is not None:
-                return
-            acc.error = message
-            acc.rows.clear()
-            acc.group.writer.fail(acc.name, message)
-            report.add_failure(acc.name, acc.group.label, message)
-
-        batchers: dict[str, Batcher] = {}
-        for n in names:
-            obj = by_name[n]
-            embed = PrecisionEmbed(obj.embed, effective[n], device) if effective[n] != "fp32" else obj.embed
-            if modality[n] == "visual":
-                shape, dt = (proto.snippet_len, proto.crop_size, proto.crop_size, 3), np.uint8
-            else:
-                shape, dt = (proto.audio_window,), np.float32
-            batchers[n] = Batcher(n, embed, shape, dt, batch_size, int(obj.feature_dim), on_done, on_error)
-
-        def produce_fn(job: VideoJob) -> Iterator[tuple]:
-            return produce(
-                job,
-                proto=proto,
-                seed_of=lambda name, v: get_corruption(v.corruption).sample(v.severity, v.seed, name)["item_seed"],
-                corruption_of=get_corruption,
-                chunk_size=chunk_size,
+def _open_groups(
+    stack: contextlib.ExitStack, store: FeatureStore, run: _Run, variant_list: Sequence[Variant], effective: dict[str, str],
+    source: str, proto: Protocol, dtype: str, shard_rows: int,
+) -> dict[tuple[str, Variant], Group]:
+    """Open (or resume) the writer of every (extractor, variant) group of the run."""
+    groups: dict[tuple[str, Variant], Group] = {}
+    for n, obj in run.by_name.items():
+        order = run.crop_orders.get(n)
+        gspec = group_spec(obj, spec=run.specs[n], crops=order, proto=proto, precision=effective[n])
+        shash = spec_hash(gspec)
+        for v in variant_list:
+            m = variant_modality(v)
+            if m is not None and m != run.modality[n]:
+                continue
+            plan = variant_plan(v, source)
+            meta = {
+                "plan": plan, "protocol": proto.to_dict(), "crops": list(order) if order is not None else None,
+                "precision": effective[n], "source": "clean" if v.is_clean else source, "spec": gspec,
+            }
+            check_resume(store, n, v, shash, plan, dtype)
+            writer = store.writer(
+                n, v, spec_hash=shash, modality=run.modality[n], feature_dim=int(obj.feature_dim),
+                n_crops=len(order) if order is not None else 1, meta=meta, dtype=dtype, shard_rows=shard_rows,
             )
-
-        bar = _progress(len(work), progress)
-        t_loop = time.perf_counter()
-        try:
-            with _job_streams(work, produce_fn, workers) as streams:
-                for job, items in streams:
-                    _consume(job, items, groups, batchers, proto, report, on_done, on_error)
-                    if bar is not None:
-                        elapsed = time.perf_counter() - t_loop
-                        bar.set_postfix_str(f"{report.snippets / max(elapsed, 1e-9):.2f} snippets/s")
-                        bar.update(1)
-            for b in batchers.values():
-                b.flush()
-        finally:
-            if bar is not None:
-                bar.close()
-            report.timings["model"] = sum(b.model_seconds for b in batchers.values())
-    report.seconds = time.perf_counter() - t_start
-    return report
+            stack.enter_context(writer)
+            groups[(n, v)] = Group(n, v, run.modality[n], order or (), writer)
+    return groups
 
 
-def _check_resume(store: FeatureStore, extractor: str, variant: Variant, shash: str, plan: str, dtype: str) -> None:
-    """Refuse to append to a group made with other settings (corruption version, dtype ...)."""
-    if not store.has(extractor, variant):
-        return
-    idx = store.index(extractor, variant)
-    if idx.get("spec_hash") != shash:
-        raise StoreError(
-            f"{extractor}/{variant.slug} in {store.root} was extracted with another extractor spec, protocol, crops "
-            f"or precision (spec hash {idx.get('spec_hash')} != {shash}): use a new --out store"
+def _recorders(report: ExtractReport) -> tuple[Callable[[VideoFeatures], None], Callable[[VideoFeatures, str], None]]:
+    """The callbacks that store a finished video's features, or record its failure."""
+
+    def on_done(acc: VideoFeatures) -> None:
+        g: Group = acc.group
+        g.writer.write(acc.name, acc.array())
+        acc.finished = True
+        acc.rows.clear()
+        report.written[g.label] += 1
+        report.snippets += int(acc.n_snippets or 0)
+        report.clips += int(acc.n_snippets or 0) * acc.n_crops
+
+    def on_error(acc: VideoFeatures, message: str) -> None:
+        if acc.finished or acc.error is not None:
+            return
+        acc.error = message
+        acc.rows.clear()
+        acc.group.writer.fail(acc.name, message)
+        report.add_failure(acc.name, acc.group.label, message)
+
+    return on_done, on_error
+
+
+def _batchers(run: _Run, effective: dict[str, str], device: str, proto: Protocol, batch_size: int, on_done, on_error) -> dict[str, Batcher]:
+    """One batcher per extractor, its model call in the run's precision."""
+    from .precision import PrecisionEmbed
+
+    batchers: dict[str, Batcher] = {}
+    for n, obj in run.by_name.items():
+        embed = PrecisionEmbed(obj.embed, effective[n], device) if effective[n] != "fp32" else obj.embed
+        if run.modality[n] == "visual":
+            shape, dt = (proto.snippet_len, proto.crop_size, proto.crop_size, 3), np.uint8
+        else:
+            shape, dt = (proto.audio_window,), np.float32
+        batchers[n] = Batcher(n, embed, shape, dt, batch_size, int(obj.feature_dim), on_done, on_error)
+    return batchers
+
+
+def _run_jobs(work: Sequence[VideoJob], groups, batchers, proto: Protocol, report: ExtractReport, on_done, on_error, *,
+              workers: int, chunk_size: int, progress: bool) -> None:
+    """Decode (ahead, in ``workers`` threads), corrupt, cut and embed every job's video, in order."""
+    from ..corruptions.base import get_corruption
+    from .producer import produce
+
+    def produce_fn(job: VideoJob) -> Iterator[tuple]:
+        return produce(
+            job,
+            proto=proto,
+            seed_of=lambda name, v: get_corruption(v.corruption).sample(v.severity, v.seed, name)["item_seed"],
+            corruption_of=get_corruption,
+            chunk_size=chunk_size,
         )
-    expected = content_key(shash, variant, plan)
-    if idx.get("content_key") != expected:
-        raise StoreError(
-            f"{extractor}/{variant.slug} in {store.root} was made from other media "
-            f"({idx.get('meta', {}).get('plan')!r}, now {plan!r}): use a new --out store"
-        )
-    if idx.get("dtype", "float32") != dtype:
-        raise StoreError(f"{extractor}/{variant.slug} in {store.root} is stored as {idx.get('dtype')}, not {dtype}")
+
+    bar = _progress(len(work), progress)
+    t_loop = time.perf_counter()
+    try:
+        with job_streams(work, produce_fn, workers) as streams:
+            for job, items in streams:
+                route_items(job, items, groups, batchers, proto, report, on_done, on_error)
+                if bar is not None:
+                    elapsed = time.perf_counter() - t_loop
+                    bar.set_postfix_str(f"{report.snippets / max(elapsed, 1e-9):.2f} snippets/s")
+                    bar.update(1)
+        for b in batchers.values():
+            b.flush()
+    finally:
+        if bar is not None:
+            bar.close()
+        report.timings["model"] = sum(b.model_seconds for b in batchers.values())
 
 
 def _progress(total: int, enabled: bool):
@@ -610,112 +421,3 @@ def _progress(total: int, enabled: bool):
     return tqdm(total=total, unit="video", desc="extract", dynamic_ncols=True)
 
 
-def _consume(
-    job: VideoJob,
-    items: Iterable[tuple],
-    groups: dict[tuple[str, Variant], _Group],
-    batchers: dict[str, Batcher],
-    proto: Protocol,
-    report: ExtractReport,
-    on_done,
-    on_error,
-) -> None:
-    """Route one video's items to the batchers; finish or fail its groups."""
-    name = job.video.name
-    accs: dict[tuple[str, Variant], VideoFeatures] = {}
-    for e, v in job.groups():
-        g = groups[(e, v)]
-        n_crops = len(g.crops) if g.modality == "visual" else 1
-        accs[(e, v)] = VideoFeatures(g, name, n_crops, batchers[e].dim)
-
-    def end(kind_map: dict[Variant, list[str]], v: Variant, n: int, err: str | None) -> None:
-        for e in kind_map.get(v, []):
-            acc = accs[(e, v)]
-            if err is not None:
-                on_error(acc, err)
-            else:
-                acc.n_snippets = int(n)
-                if acc.complete:
-                    on_done(acc)
-
-    ended = False
-    for item in items:
-        kind = item[0]
-        if kind == "visual":
-            _, v, index, snippet = item
-            for e in job.visual.get(v, []):
-                acc = accs[(e, v)]
-                if acc.error is not None:
-                    continue
-                b = batchers[e]
-                for c, crop in enumerate(groups[(e, v)].crops):
-                    b.add(crop_clip(snippet, crop, proto.crop_size), acc, index, c)
-        elif kind == "audio":
-            _, v, start, windows = item
-            for e in job.audio.get(v, []):
-                acc = accs[(e, v)]
-                b = batchers[e]
-                for j in range(len(windows)):
-                    b.add(windows[j], acc, start + j, 0)
-        elif kind == "visual_end":
-            end(job.visual, item[1], item[2], item[3])
-        elif kind == "audio_end":
-            end(job.audio, item[1], item[2], item[3])
-        elif kind == "video_end":
-            _, _n, err, timings = item
-            for k, sec in timings.items():
-                report.timings[k] = report.timings.get(k, 0.0) + sec
-            if err is not None:
-                for acc in accs.values():
-                    on_error(acc, err)
-            ended = True
-        elif kind == "crash":
-            for acc in accs.values():
-                on_error(acc, f"internal error: {item[1]}")
-            ended = True
-    for acc in accs.values():
-        if acc.n_snippets is None and acc.error is None and not acc.finished:
-            on_error(acc, "decoder stopped before the end of the video" if not ended else "no features produced")
-
-
-def _calibrate_precision(
-    videos, by_name, visual_names, audio_names, crop_orders, precision, device, proto, report, chunk_size
-) -> dict[str, str]:
-    """Check ``precision`` against fp32 per extractor on the first clean snippets of the run."""
-    from ..corruptions.base import get_corruption
-    from .precision import calibrate_precision
-    from .producer import produce
-
-    want = 8
-    samples: dict[str, list[np.ndarray]] = {n: [] for n in by_name}
-    clean = Variant()
-    for video in videos[:5]:
-        job = VideoJob(video, visual={clean: list(visual_names)} if visual_names else {}, audio={clean: list(audio_names)} if audio_names else {})
-        gen = produce(job, proto=proto, seed_of=lambda *a: 0, corruption_of=get_corruption, chunk_size=chunk_size)
-        try:
-            for item in gen:
-                if item[0] == "visual":
-                    for n in visual_names:
-                        if len(samples[n]) < want:
-                            samples[n].append(crop_clip(item[3], crop_orders[n][0], proto.crop_size).copy())
-                elif item[0] == "audio":
-                    for n in audio_names:
-                        for w in item[3]:
-                            if len(samples[n]) < want:
-                                samples[n].append(w.copy())
-                if all(len(s) >= want for s in samples.values()):
-                    break
-        finally:
-            gen.close()
-        if all(len(s) >= want for s in samples.values()):
-            break
-    out: dict[str, str] = {}
-    for n, obj in by_name.items():
-        if not samples[n]:
-            out[n] = "fp32"
-            report.precision_checks[n] = f"{precision}: no calibration data, using fp32"
-            continue
-        check = calibrate_precision(obj.embed, np.stack(samples[n]), precision, device=device)
-        out[n] = precision if check.ok else "fp32"
-        report.precision_checks[n] = check.describe() + ("" if check.ok else " -> using fp32")
-    return out

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..vocabulary import PRECISIONS
 
-__all__ = ["PRECISIONS", "TOLERANCES", "PrecisionCheck", "PrecisionEmbed", "calibrate_precision", "precision_mode"]
+__all__ = ["PRECISIONS", "TOLERANCES", "PrecisionCheck", "PrecisionEmbed", "calibrate_precision", "calibrate_run", "precision_mode"]
 
 #: Default relative tolerances (max |diff| / max |fp32|) of the check.
 TOLERANCES = {"fp32": 0.0, "tf32": 5e-3, "bf16": 2e-2}
@@ -106,3 +106,50 @@ class PrecisionEmbed:
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         with precision_mode(self.precision, self.device):
             return np.asarray(self._embed(batch), dtype=np.float32)
+
+
+def calibrate_run(videos, run, precision, device, proto, report, chunk_size) -> dict[str, str]:
+    """The precision of every extractor of ``run``: ``precision`` where it passes :func:`calibrate_precision`
+    on the first clean snippets of the run, else fp32 (``report.precision_checks`` says why)."""
+    from ..corruptions.base import get_corruption
+    from ..store.feature_store import Variant
+    from .producer import produce
+    from .protocol import crop_clip
+    from .variants import VideoJob
+
+    by_name, crop_orders = run.by_name, run.crop_orders
+    visual_names, audio_names = run.visual_names, run.audio_names
+
+    want = 8
+    samples: dict[str, list[np.ndarray]] = {n: [] for n in by_name}
+    clean = Variant()
+    for video in videos[:5]:
+        job = VideoJob(video, visual={clean: list(visual_names)} if visual_names else {}, audio={clean: list(audio_names)} if audio_names else {})
+        gen = produce(job, proto=proto, seed_of=lambda *a: 0, corruption_of=get_corruption, chunk_size=chunk_size)
+        try:
+            for item in gen:
+                if item[0] == "visual":
+                    for n in visual_names:
+                        if len(samples[n]) < want:
+                            samples[n].append(crop_clip(item[3], crop_orders[n][0], proto.crop_size).copy())
+                elif item[0] == "audio":
+                    for n in audio_names:
+                        for w in item[3]:
+                            if len(samples[n]) < want:
+                                samples[n].append(w.copy())
+                if all(len(s) >= want for s in samples.values()):
+                    break
+        finally:
+            gen.close()
+        if all(len(s) >= want for s in samples.values()):
+            break
+    out: dict[str, str] = {}
+    for n, obj in by_name.items():
+        if not samples[n]:
+            out[n] = "fp32"
+            report.precision_checks[n] = f"{precision}: no calibration data, using fp32"
+            continue
+        check = calibrate_precision(obj.embed, np.stack(samples[n]), precision, device=device)
+        out[n] = precision if check.ok else "fp32"
+        report.precision_checks[n] = check.describe() + ("" if check.ok else " -> using fp32")
+    return out
