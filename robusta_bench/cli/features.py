@@ -68,6 +68,17 @@ def extract_cmd(ctx, manifest, extractors, variants, out, gpu, batch_size, worke
     from ..store.feature_store import StoreError
 
     seed = take_renamed(ctx, "seed", seed, seed_old, "--seed", "--corruption-seed")
+    from ..extraction.variants import parse_variants
+
+    def slug_note(text: str, v) -> None:
+        click.echo(f"note: variant {text!r} is a store folder name; write {v.corruption}@{v.severity} "
+                   f"(with --corruption-seed {v.seed})", err=True)
+
+    try:  # the command-line syntax is parsed here, at the edge, into typed variants
+        variants = parse_variants(variants, seed=seed, on_slug=slug_note)
+    except ValueError as exc:
+        _usage(ctx, str(exc))
+        return
     device = "cpu"
     if gpu is not None:
         import torch

@@ -28,7 +28,7 @@ measured in BENCHMARKS.md; the default is float32.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -36,9 +36,6 @@ from torch.nn import functional as F
 
 from .base import ScoreOut
 from .graph import as_tensor, cosine_from_gram, distance_adjacency, holistic_adjacency, score_adjacency
-
-if TYPE_CHECKING:  # pragma: no cover - typing only
-    from .hlnet import HLNet
 
 #: memory one inference pass may take for its (rows, T, T) adjacencies and (rows, T, 512) activations
 PASS_BYTES = 128e6
@@ -80,7 +77,7 @@ class FusedTail:
     overwritten in place.
     """
 
-    def __init__(self, net: "HLNet", precision: str = "float32") -> None:
+    def __init__(self, net: "torch.nn.Module", precision: str = "float32") -> None:  # an HLNet
         dt = compute_dtype(precision)
         self.precision = precision
         with torch.no_grad():
@@ -206,7 +203,7 @@ class HLNetScorer:
     """
 
     def __init__(
-        self, model: "HLNet", visual_dim: int, audio_dim: int, device: str | torch.device = "cpu",
+        self, model: "torch.nn.Module", visual_dim: int, audio_dim: int, device: str | torch.device = "cpu",
         precision: str = "float32",
     ) -> None:
         if visual_dim + audio_dim != model.feature_size:

@@ -226,7 +226,7 @@ def _prune_empty_dirs(out: Path) -> None:
 
 def _extractor_entries(groups: list[dict[str, Any]]) -> dict[str, Any]:
     """Per extractor: what the group indexes say, plus ``extractors/<name>.json`` when present."""
-    from ..models.extractor import spec_hash
+    from ..store.feature_store import spec_hash
     from ..paths import extractors_dir
 
     out: dict[str, Any] = {}

@@ -32,10 +32,9 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from ..models.extractor import spec_hash
 from ..records import read_videos
 from ..registry import RegistryError
-from ..store.feature_store import FeatureStore, Variant
+from ..store.feature_store import FeatureStore, Variant, spec_hash
 from ..vocabulary import canonical_precision
 from .batching import Batcher, VideoFeatures
 from .corrupted_media import CORRUPT_MANIFEST, attach_media, read_corrupt_manifest

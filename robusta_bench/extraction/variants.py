@@ -56,15 +56,27 @@ class VideoJob:
         return out
 
 
-def parse_variants(texts: str | Iterable[str], seed: int = 0) -> list[Variant]:
-    """Parse ``clean,fog@3,babble@2`` (or a list of such items) into unique variants, in order."""
+def parse_variants(texts: str | Iterable[str | Variant], seed: int = 0, *, on_slug: Any = None) -> list[Variant]:
+    """Parse ``clean,fog@3,babble@2`` (or a list of such items or of Variants) into unique variants, in order.
+
+    ``on_slug(text, variant)`` is called for an item spelled as a store folder
+    (``fog-s3-seed0``): the command line prints a deprecation note there.
+    """
+    from ..vocabulary import parse_variant_text
+
     if isinstance(texts, str):
         texts = [t for t in texts.split(",")]
     out: list[Variant] = []
     for text in texts:
         if not str(text).strip():
             continue
-        v = text if isinstance(text, Variant) else Variant.parse(str(text), seed=seed)
+        if isinstance(text, Variant):
+            v = text
+        else:
+            corruption, severity, vseed, is_slug = parse_variant_text(str(text), seed)
+            v = Variant() if corruption is None else Variant(corruption, severity, vseed)
+            if is_slug and on_slug is not None:
+                on_slug(str(text).strip(), v)
         if v not in out:
             out.append(v)
     if not out:

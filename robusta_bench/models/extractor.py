@@ -21,7 +21,6 @@ Batch contract of :meth:`Extractor.embed`:
 
 from __future__ import annotations
 
-import hashlib
 import json
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Mapping
@@ -50,12 +49,6 @@ def load_spec(name: str) -> dict[str, Any]:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: invalid JSON ({exc})") from None
-
-
-def spec_hash(spec: dict[str, Any]) -> str:
-    """Short content hash of a spec (first 12 hex of sha256 of its canonical JSON)."""
-    blob = json.dumps(spec, sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.sha256(blob).hexdigest()[:12]
 
 
 def check_state_shapes(

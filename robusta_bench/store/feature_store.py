@@ -43,11 +43,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..files import atomic_path, atomic_write_json, read_json, sha256_file
+from ..vocabulary import parse_variant_text
 
 SCHEMA_VERSION = 2
 STORE_FILE = "store.json"
 INDEX_FILE = "index.json"
-_SLUG_RE = re.compile(r"^(?P<c>[a-z0-9_]+)-s(?P<s>[1-5])-seed(?P<seed>\d+)$")
 
 
 class StoreError(RuntimeError):
@@ -74,26 +74,18 @@ class Variant:
 
     @classmethod
     def parse(cls, text: str, seed: int = 0) -> "Variant":
-        """Parse ``clean``, ``fog@3`` (CLI form) or a slug ``fog-s3-seed0``."""
-        text = text.strip()
-        if text == "clean":
-            return cls()
-        m = _SLUG_RE.match(text)
-        if m:
-            return cls(m["c"], int(m["s"]), int(m["seed"]))
-        if "@" in text:
-            name, sev = text.split("@", 1)
-            try:
-                severity = int(sev)
-            except ValueError:
-                raise ValueError(f"bad variant {text!r}: severity must be an integer 1..5") from None
-            if severity not in (1, 2, 3, 4, 5):
-                raise ValueError(f"bad variant {text!r}: severity must be 1..5")
-            return cls(name.strip().replace("-", "_"), severity, int(seed))
-        raise ValueError(f"bad variant {text!r}: use 'clean' or NAME@SEVERITY (e.g. fog@3)")
+        """Parse ``clean``, ``fog@3`` (with ``seed``) or a slug ``fog-s3-seed0`` (see :mod:`robusta_bench.vocabulary`)."""
+        corruption, severity, vseed, _ = parse_variant_text(text, seed)
+        return cls() if corruption is None else cls(corruption, severity, vseed)
 
     def to_dict(self) -> dict[str, Any]:
         return {"corruption": self.corruption, "severity": self.severity, "seed": self.seed, "slug": self.slug}
+
+
+def spec_hash(spec: dict[str, Any]) -> str:
+    """Short content hash of a spec (first 12 hex of sha256 of its canonical JSON): a group's key."""
+    blob = json.dumps(spec, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
 
 
 def content_key(spec_hash: str, variant: Variant, plan: str | None = None) -> str:

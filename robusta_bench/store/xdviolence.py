@@ -37,7 +37,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from ..files import atomic_path, atomic_write_json, atomic_write_text, read_json
-from .feature_store import FeatureStore, StoreError, Variant
+from .feature_store import FeatureStore, StoreError, Variant, spec_hash
 
 log = logging.getLogger(__name__)
 
@@ -356,8 +356,6 @@ def import_xdviolence(
     if record and record.get("extractor") == extractor and Variant(**{k: record["variant"][k] for k in ("corruption", "severity", "seed")}) == v:
         shash, meta, n_crops, dim = record["spec_hash"], dict(record["meta"]), int(record["n_crops"]), int(record["feature_dim"])
     else:
-        from ..models.extractor import spec_hash
-
         desc = {"imported": "xdviolence", "extractor": extractor, "modality": modality, "n_crops": n_crops, "feature_dim": dim, "trim": bool(trim)}
         shash = spec_hash(desc)
         meta = {"plan": f"import:xdviolence;trim={bool(trim)}", "source": "import:xdviolence", "imported_from": str(src.resolve()), "spec": desc}
