@@ -195,12 +195,18 @@ def contrast(frames: np.ndarray, factor: float) -> np.ndarray:
 
 
 def shot_noise(frames: np.ndarray, photons: float, rngs: list[np.random.Generator]) -> np.ndarray:
-    """``poisson(x / 255 * photons) / photons``, one generator per frame (clipped, truncated)."""
+    """``poisson(x / 255 * photons) / photons``, clipped and truncated; one generator per frame.
+
+    Sampled exactly by inverse CDF from per-severity tables over the 256 grey
+    levels (:mod:`.poisson`): same distribution as ``Generator.poisson``, a
+    different (and much cheaper) use of the random stream.
+    """
+    from .poisson import sample_shot_noise, shot_tables
+
+    tables = shot_tables(float(photons))
     out = np.empty_like(frames)
-    lam_scale = photons / 255.0
     for t, rng in enumerate(rngs):
-        counts = rng.poisson(frames[t] * lam_scale)
-        out[t] = to_uint8(np.clip(counts / photons, 0.0, 1.0) * 255.0)
+        out[t] = sample_shot_noise(frames[t], tables, rng)
     return out
 
 
