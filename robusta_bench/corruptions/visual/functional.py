@@ -325,22 +325,39 @@ def rain_frame(frame: np.ndarray, mask: np.ndarray, darken: float, grey: float =
     3x3 box-blurred, streak pixels become ``blur * grey/255 + x * (1 - grey/255)``,
     and the whole frame is contrast-scaled about its per-channel mean by
     ``darken``.
+
+    Only the streak pixels (a few % of the frame) are computed one by one; the
+    rest of the frame goes through one 256-entry table per channel (the final
+    contrast step is affine), with the same float32 arithmetic, so the result
+    is bit-identical to applying every step to the whole frame.
     """
     import cv2
 
-    f = frame.astype(np.float32)
-    if mask.any():
-        mean = float(frame.mean(dtype=np.float64))
+    px = np.flatnonzero(mask.reshape(-1))
+    idx = (px[:, None] * 3 + np.arange(3)).reshape(-1)  # channel values of the streak pixels
+    flat = frame.reshape(-1)
+    n_px = flat.size // 3
+    sums = np.array(cv2.sumElems(frame)[:3], dtype=np.float64)  # exact integer sums
+    x = flat.take(idx)
+    sel = x.astype(np.float32)
+    new_sel = sel
+    if idx.size:
+        mean = float(sums.sum()) / flat.size
         bright = frame.copy()
-        sel = f[mask]
-        bright[mask] = frame[mask] + (grey * (1.0 - sel / 255.0) * (1.0 - mean / 255.0)).astype(np.uint8)
+        bright.reshape(-1)[idx] = x + (grey * (1.0 - sel / 255.0) * (1.0 - mean / 255.0)).astype(np.uint8)
         blurred = cv2.blur(bright, (3, 3))
         w = grey / 255.0
-        f[mask] = blurred[mask].astype(np.float32) * np.float32(w) + sel * np.float32(1.0 - w)
-    means = np.array(cv2.mean(f)[:3], dtype=np.float64)  # per channel, double accumulation
-    f *= np.float32(darken)
-    f += (means * (1.0 - darken)).astype(np.float32)
-    return to_uint8(f)
+        new_sel = blurred.reshape(-1).take(idx).astype(np.float32) * np.float32(w) + sel * np.float32(1.0 - w)
+        # float32 values summed in float64 are exact, so these equal the whole-frame sums
+        sums = sums + (new_sel.astype(np.float64) - sel).reshape(-1, 3).sum(axis=0)
+    means = sums / n_px
+    shift = (means * (1.0 - darken)).astype(np.float32)
+    ramp = np.arange(256, dtype=np.float32)[:, None]
+    lut = to_uint8(ramp * np.float32(darken) + shift[None, :])
+    out = cv2.LUT(frame, lut.reshape(256, 1, 3))
+    if idx.size:
+        out.reshape(-1)[idx] = to_uint8(new_sel.reshape(-1, 3) * np.float32(darken) + shift[None, :]).reshape(-1)
+    return out
 
 
 # ---------------------------------------------------------------------------
