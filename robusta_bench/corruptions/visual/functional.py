@@ -35,12 +35,29 @@ def check_frames(frames: np.ndarray, who: str) -> np.ndarray:
 
 def channel_max(frame: np.ndarray) -> np.ndarray:
     """Max over the last (RGB) axis; much faster than ``frame.max(axis=-1)`` for 3 channels."""
+    if frame.ndim == 3 and frame.dtype == np.uint8:
+        import cv2
+
+        r, g, b = cv2.split(np.ascontiguousarray(frame))
+        return cv2.max(cv2.max(r, g), b)
     return np.maximum(np.maximum(frame[..., 0], frame[..., 1]), frame[..., 2])
 
 
 def channel_min(frame: np.ndarray) -> np.ndarray:
     """Min over the last (RGB) axis."""
+    if frame.ndim == 3 and frame.dtype == np.uint8:
+        import cv2
+
+        r, g, b = cv2.split(np.ascontiguousarray(frame))
+        return cv2.min(cv2.min(r, g), b)
     return np.minimum(np.minimum(frame[..., 0], frame[..., 1]), frame[..., 2])
+
+
+def spread3(plane: np.ndarray) -> np.ndarray:
+    """``(H, W)`` -> ``(H, W, 3)`` with the plane in every channel (interleaved, contiguous)."""
+    import cv2
+
+    return cv2.merge([plane, plane, plane])
 
 
 def to_uint8(x: np.ndarray) -> np.ndarray:
@@ -120,8 +137,10 @@ def brightness(frames: np.ndarray, value_delta: float) -> np.ndarray:
     lut = brightness_lut(float(value_delta))
     out = np.empty_like(frames)
     for t in range(len(frames)):  # per frame: small temporaries, cache friendly
-        v = channel_max(frames[t]).astype(np.uint16)[..., None]
-        out[t] = lut.take((v << 8) | frames[t])
+        key = spread3(channel_max(frames[t])).astype(np.uint16)
+        key <<= 8
+        key |= frames[t]
+        lut.take(key, out=out[t])
     return out
 
 
@@ -142,15 +161,26 @@ def saturation_ratio_lut(scale: float, shift: float) -> np.ndarray:
     return lut
 
 
+@lru_cache(maxsize=16)
+def _saturation_ratio_lut32(scale: float, shift: float) -> np.ndarray:
+    lut = saturation_ratio_lut(scale, shift).astype(np.float32)
+    lut.flags.writeable = False
+    return lut
+
+
 def saturate(frames: np.ndarray, scale: float, shift: float) -> np.ndarray:
     """HSV saturation ``S' = clip(S * scale + shift, 0, 1)`` with hue and value kept.
 
     In RGB terms each channel moves along the line to the pixel's max:
     ``x' = V - (V - x) * S' / S`` (the ratio comes from a 256x256 table indexed
-    by max and max - min). Grey pixels (S = 0) get hue 0 as in skimage, so a
-    positive ``shift`` tints them red: ``(V, V (1 - S'), V (1 - S'))``.
+    by max and max - min, and the product is taken in float32 on the 0..255
+    scale: within one grey level of the float64 reference). Grey pixels
+    (S = 0) get hue 0 as in skimage, so a positive ``shift`` tints them red:
+    ``(V, V (1 - S'), V (1 - S'))``.
     """
-    lut = saturation_ratio_lut(float(scale), float(shift))
+    import cv2
+
+    lut = _saturation_ratio_lut32(float(scale), float(shift))
     grey_level = float(np.clip(shift, 0.0, 1.0))
     grey_lut = None
     if grey_level > 0:
@@ -158,12 +188,18 @@ def saturate(frames: np.ndarray, scale: float, shift: float) -> np.ndarray:
     out = np.empty_like(frames)
     for t in range(len(frames)):
         fr = frames[t]
-        v = channel_max(fr)
-        delta = v - channel_min(fr)
-        ratio = lut.take((v.astype(np.uint16) << 8) | delta)[..., None]
-        vf = v.astype(np.float64)[..., None] / 255.0
-        res = (vf - (vf - fr / 255.0) * ratio) * 255.0
-        out[t] = to_uint8(res)
+        r, g, b = cv2.split(fr)
+        v = cv2.max(cv2.max(r, g), b)
+        delta = cv2.subtract(v, cv2.min(cv2.min(r, g), b))
+        key = v.astype(np.uint16)
+        key <<= 8
+        key |= delta
+        ratio = spread3(lut.take(key))
+        v3 = spread3(v)
+        y = cv2.multiply(cv2.subtract(v3, fr), ratio, dtype=cv2.CV_32F)  # (V - x) * S'/S, in [0, V]
+        np.subtract(v3, y, out=y)
+        np.maximum(y, 0.0, out=y)
+        out[t] = y  # truncates, like the reference's uint8 conversion
         if grey_lut is not None:
             grey = delta == 0
             if grey.any():
