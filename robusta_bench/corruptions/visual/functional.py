@@ -324,7 +324,14 @@ def fog(frames: np.ndarray, layer: np.ndarray, strength: float) -> np.ndarray:
 
 
 def rain_mask(height: int, width: int, n_drops: int, length: int, rng: np.random.Generator) -> np.ndarray:
-    """Boolean ``(H, W)`` mask of rain streaks for one frame.
+    """Boolean ``(H, W)`` mask of rain streaks for one frame (the pixels of :func:`rain_pixels`)."""
+    mask = np.zeros((height, width), dtype=bool)
+    mask.reshape(-1)[rain_pixels(height, width, n_drops, length, rng)] = True
+    return mask
+
+
+def rain_pixels(height: int, width: int, n_drops: int, length: int, rng: np.random.Generator) -> np.ndarray:
+    """Flat indices ``row * width + col`` of the rain streak pixels of one frame (may repeat).
 
     As the reference: a random slant in [-10, 10) shifts where drops may start
     (x in [slant, W) for a negative slant, [0, W - slant) otherwise; y in
@@ -348,9 +355,7 @@ def rain_mask(height: int, width: int, n_drops: int, length: int, rng: np.random
     # cv2.line clips the segment to the frame first: a streak starting in column 0
     # (heading to column -1) keeps only its first pixel
     ok &= ~((xs == 0)[:, None] & (k > 0)[None, :])
-    mask = np.zeros((height, width), dtype=bool)
-    mask[rows[ok], cols[ok]] = True
-    return mask
+    return rows[ok] * width + cols[ok]
 
 
 def rain_frame(frame: np.ndarray, mask: np.ndarray, darken: float, grey: float = 220.0) -> np.ndarray:
