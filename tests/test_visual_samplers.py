@@ -52,15 +52,24 @@ def test_shot_tables_follow_the_poisson_cdf(photons):
         run = tabs.keys[tabs.start[x] : tabs.start[x] + n_out] - x
         np.testing.assert_allclose(run[:-1], cdf, atol=1e-12)
         assert run[-1] == 1.0
-        # every first-level bin that is not marked ambiguous lies inside one outcome's CDF interval
-        for b in range(256):
-            g = tabs.level1[x * 256 + b]
-            if g == tabs.sentinel:
+        lower = np.concatenate([[0.0], cdf])  # outcome k covers [lower[k], upper[k])
+        upper = np.concatenate([cdf, [1.0]])
+        outcome_of = {int(g): k for k, g in enumerate(tabs.grey)}
+        # every bin / sub-bin not marked ambiguous lies inside its outcome's CDF interval
+        for b1 in range(256):
+            g = int(tabs.level1[x * 256 + b1])
+            if g != tabs.sentinel:
+                k = outcome_of[g]
+                assert lower[k] - 1e-12 <= b1 / 256 and (b1 + 1) / 256 <= upper[k] + 1e-12, (x, b1)
                 continue
-            k = int(np.flatnonzero(tabs.grey == g)[0])
-            lo = cdf[k - 1] if k > 0 else 0.0
-            hi = cdf[k] if k < n_out - 1 else 1.0
-            assert lo - 1e-12 <= b / 256 and (b + 1) / 256 <= hi + 1e-12, (x, b)
+            sub = tabs.level2[tabs.row[x * 256 + b1] * 256 :][:256]
+            assert len(sub) == 256
+            for b2 in np.flatnonzero(sub != tabs.sentinel):
+                k = outcome_of[int(sub[b2])]
+                lo = (b1 * 256 + b2) / 65536
+                assert lower[k] - 1e-12 <= lo and lo + 1 / 65536 <= upper[k] + 1e-12, (x, b1, b2)
+            # an ambiguous bin really straddles a step
+            assert np.any((cdf > b1 / 256) & (cdf < (b1 + 1) / 256))
 
 
 @pytest.mark.parametrize("severity", [1, 2, 3, 4, 5])
@@ -108,6 +117,8 @@ def test_shot_noise_sampler_is_seeded_and_uses_its_generator_only():
     assert np.all(a[values == 0] == 0)  # no photons: always black
     with pytest.raises(ValueError, match="photons_at_white"):
         shot_tables(0)
+    with pytest.raises(ValueError, match="photons_at_white"):
+        shot_tables(300)
 
 
 # -- rain: one vectorised pass equals the reference's steps -----------------------------
