@@ -197,8 +197,7 @@ def saturate(frames: np.ndarray, scale: float, shift: float) -> np.ndarray:
         ratio = spread3(lut.take(key))
         v3 = spread3(v)
         y = cv2.multiply(cv2.subtract(v3, fr), ratio, dtype=cv2.CV_32F)  # (V - x) * S'/S, in [0, V]
-        np.subtract(v3, y, out=y)
-        np.maximum(y, 0.0, out=y)
+        y = cv2.subtract(v3, y, dtype=cv2.CV_32F)  # >= 0 up to float rounding, so truncation gives 0..V
         out[t] = y  # truncates, like the reference's uint8 conversion
         if grey_lut is not None:
             grey = delta == 0
