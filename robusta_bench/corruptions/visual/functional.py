@@ -314,10 +314,15 @@ def fog(frames: np.ndarray, layer: np.ndarray, strength: float) -> np.ndarray:
     """``(x + c * fog) * max / (max + c)`` per frame, ``max`` the frame's maximum (0..1 scale)."""
     peak = frames.reshape(len(frames), -1).max(axis=1).astype(np.float32) / 255.0  # (T,)
     gain = (peak / (peak + np.float32(strength))).astype(np.float32)
-    out = frames.astype(np.float32)
-    out += layer[None, :, :, None]
-    out *= gain[:, None, None, None]
-    return to_uint8(out)
+    layer3 = spread3(np.ascontiguousarray(layer, dtype=np.float32))  # interleaved: no per-pixel broadcast
+    out = np.empty_like(frames)
+    buf = np.empty(frames.shape[1:], dtype=np.float32)
+    for t in range(len(frames)):  # per frame: the float temporary stays in cache
+        np.add(frames[t], layer3, out=buf, dtype=np.float32)
+        buf *= gain[t]
+        np.clip(buf, 0, 255, out=buf)
+        out[t] = buf  # truncates
+    return out
 
 
 # ---------------------------------------------------------------------------
