@@ -12,8 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from robusta_bench.corruptions import get_corruption
+from robusta_bench.media.decode import read_frames
 from robusta_bench.seeding import corruption_seed
 
 CLIP = "riot1.mp4"  # 160x120, 24 fps, 322 frames
@@ -72,3 +74,37 @@ def test_corrupt_and_fused_path_make_identical_frames(monkeypatch, tmp_path, cli
     n = len(fused)  # whole snippets only: floor((N - 1) / 16) * 16 frames
     assert n == (len(written) - 1) // 16 * 16 and n > 0
     assert np.array_equal(fused, written[:n])
+
+
+@pytest.mark.parametrize("name", ["rain", "motion_blur", "saturate"])
+def test_fused_path_on_the_torch_path_equals_corrupt(monkeypatch, tmp_path, clips_dir, name):
+    """The device path of ``extract`` (here on CPU tensors) makes the frames ``corrupt`` writes."""
+    clip = clips_dir / CLIP
+    written = corrupt_frames(monkeypatch, tmp_path, clip, name, 5, 1)
+    fused = fused_frames(monkeypatch, clip, name, 5, 1, corrupt_device="cpu")
+    n = len(fused)
+    assert n == (len(written) - 1) // 16 * 16
+    assert np.abs(fused.astype(np.int16) - written[:n]).max() <= 1
+
+
+def test_fused_torch_shot_noise_has_the_numpy_paths_law(monkeypatch, tmp_path, clips_dir):
+    clip = clips_dir / "car2.mp4"  # 154 frames: the torch path on CPU is the slow one
+    written = corrupt_frames(monkeypatch, tmp_path, clip, "shot_noise", 2, 1)
+    fused = fused_frames(monkeypatch, clip, "shot_noise", 2, 1, corrupt_device="cpu")
+    n = len(fused)
+    assert not np.array_equal(fused, written[:n])  # other random draws ...
+    # ... from the same law: same mean per frame, same spread of the noise
+    clean = read_frames(clip, max_frames=n)
+    d_fused = fused.astype(np.float64) - clean
+    d_written = written[:n].astype(np.float64) - clean
+    assert abs(d_fused.mean() - d_written.mean()) < 0.05
+    assert abs(d_fused.std() / d_written.std() - 1) < 0.01
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_fused_path_on_cuda_equals_corrupt(monkeypatch, tmp_path, clips_dir):
+    clip = clips_dir / CLIP
+    for name in ("fog", "motion_blur", "rain"):
+        written = corrupt_frames(monkeypatch, tmp_path, clip, name, 3, 0)
+        fused = fused_frames(monkeypatch, clip, name, 3, 0, corrupt_device="cuda")
+        assert np.abs(fused.astype(np.int16) - written[: len(fused)]).max() <= 1, name

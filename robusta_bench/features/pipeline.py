@@ -424,6 +424,7 @@ def extract(
     never raised. Raises ``ValueError`` / :class:`StoreError` for bad arguments.
     """
     from ..corruptions.base import get_corruption
+    from ..corruptions.visual.device import corruption_device
     from .precision import PRECISIONS, PrecisionEmbed
     from .producer import produce
 
@@ -573,6 +574,7 @@ def extract(
                 seed_of=lambda name, v: corruption_seed(name, v.corruption, v.severity, v.seed),
                 corruption_of=get_corruption,
                 chunk_size=chunk_size,
+                corrupt_device=corruption_device(device),
             )
 
         bar = _progress(len(work), progress)
