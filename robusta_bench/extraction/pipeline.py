@@ -241,7 +241,7 @@ def extract(
         on_done, on_error = _recorders(report)
         batchers = _batchers(run, effective, device, proto, batch_size, on_done, on_error)
         _run_jobs([j for j in jobs if not j.empty], groups, batchers, proto, report, on_done, on_error,
-                  workers=workers, chunk_size=chunk_size, progress=progress)
+                  workers=workers, chunk_size=chunk_size, progress=progress, device=device)
     report.seconds = time.perf_counter() - t_start
     return report
 
@@ -380,10 +380,15 @@ def _batchers(run: _Run, effective: dict[str, str], device: str, proto: Protocol
 
 
 def _run_jobs(work: Sequence[VideoJob], groups, batchers, proto: Protocol, report: ExtractReport, on_done, on_error, *,
-              workers: int, chunk_size: int, progress: bool) -> None:
-    """Decode (ahead, in ``workers`` threads), corrupt, cut and embed every job's video, in order."""
+              workers: int, chunk_size: int, progress: bool, device: str = "cpu") -> None:
+    """Decode (ahead, in ``workers`` threads), corrupt, cut and embed every job's video, in order.
+
+    On a CUDA ``device`` the visual variants are made there (the torch path)."""
     from ..corruptions.base import get_corruption
+    from ..corruptions.visual.device import corruption_device
     from .producer import produce
+
+    corrupt_device = corruption_device(device)
 
     def produce_fn(job: VideoJob) -> Iterator[tuple]:
         return produce(
@@ -392,6 +397,7 @@ def _run_jobs(work: Sequence[VideoJob], groups, batchers, proto: Protocol, repor
             seed_of=lambda name, v: get_corruption(v.corruption).sample(v.severity, v.seed, name)["item_seed"],
             corruption_of=get_corruption,
             chunk_size=chunk_size,
+            corrupt_device=corrupt_device,
         )
 
     bar = _progress(len(work), progress)

@@ -149,8 +149,14 @@ def produce(
     seed_of: Callable[[str, Variant], int],
     corruption_of: Callable[[str], Any],
     chunk_size: int = 64,
+    corrupt_device: str | None = None,
 ) -> Iterator[tuple]:
-    """Decode, corrupt and cut one video (see the module docstring for the items)."""
+    """Decode, corrupt and cut one video (see the module docstring for the items).
+
+    ``corrupt_device``: make the visual variants with the torch path on this
+    device (each decoded chunk moved there once), else with the numpy path.
+    """
+    from ..corruptions.visual.device import ChunkUploader, device_stream
     from ..media.decode import MediaError, NoAudioStream, iter_frames, read_audio
 
     timings = Timings()
@@ -189,14 +195,18 @@ def produce(
 
     source = iter_frames(path, chunk_size=chunk_size, fps=proto.fps)
     bcast = _Broadcast(source, len(fused), timings)
+    uploader = ChunkUploader(corrupt_device) if corrupt_device else None
     streams: list[list] = []  # [variant, iterator, snippetizer, frames_emitted]
     for k, v in enumerate(fused):
         chunks = bcast.consumer(k)
         if not v.is_clean:
             corr = corruption_of(v.corruption)
             seed = seed_of(name, v)
-            stream = corr.frames(path, v.severity, seed, decoded=chunks)
-            chunks = _timed(stream, timings, "corrupt", exclude=lambda: timings.get("decode", 0.0))
+            if uploader is None:
+                stream = corr.frames(path, v.severity, seed, decoded=chunks)
+            else:
+                stream = device_stream(corr, chunks, v.severity, seed, uploader=uploader)
+            chunks = _timed(iter(stream), timings, "corrupt", exclude=lambda: timings.get("decode", 0.0))
         streams.append([v, iter(chunks), Snippetizer(proto.snippet_len), 0])
     for v, make in own.items():
         it = _timed(iter(make()), timings, "decode_own")

@@ -18,6 +18,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from .rain_draw import rain_frame, rain_mask, rain_pixels  # noqa: F401  (part of this module's API)
+
 # ---------------------------------------------------------------------------
 # helpers
 
@@ -35,12 +37,29 @@ def check_frames(frames: np.ndarray, who: str) -> np.ndarray:
 
 def channel_max(frame: np.ndarray) -> np.ndarray:
     """Max over the last (RGB) axis; much faster than ``frame.max(axis=-1)`` for 3 channels."""
+    if frame.ndim == 3 and frame.dtype == np.uint8:
+        import cv2
+
+        r, g, b = cv2.split(np.ascontiguousarray(frame))
+        return cv2.max(cv2.max(r, g), b)
     return np.maximum(np.maximum(frame[..., 0], frame[..., 1]), frame[..., 2])
 
 
 def channel_min(frame: np.ndarray) -> np.ndarray:
     """Min over the last (RGB) axis."""
+    if frame.ndim == 3 and frame.dtype == np.uint8:
+        import cv2
+
+        r, g, b = cv2.split(np.ascontiguousarray(frame))
+        return cv2.min(cv2.min(r, g), b)
     return np.minimum(np.minimum(frame[..., 0], frame[..., 1]), frame[..., 2])
+
+
+def spread3(plane: np.ndarray) -> np.ndarray:
+    """``(H, W)`` -> ``(H, W, 3)`` with the plane in every channel (interleaved, contiguous)."""
+    import cv2
+
+    return cv2.merge([plane, plane, plane])
 
 
 def to_uint8(x: np.ndarray) -> np.ndarray:
@@ -120,8 +139,10 @@ def brightness(frames: np.ndarray, value_delta: float) -> np.ndarray:
     lut = brightness_lut(float(value_delta))
     out = np.empty_like(frames)
     for t in range(len(frames)):  # per frame: small temporaries, cache friendly
-        v = channel_max(frames[t]).astype(np.uint16)[..., None]
-        out[t] = lut.take((v << 8) | frames[t])
+        key = spread3(channel_max(frames[t])).astype(np.uint16)
+        key <<= 8
+        key |= frames[t]
+        lut.take(key, out=out[t])
     return out
 
 
@@ -142,15 +163,26 @@ def saturation_ratio_lut(scale: float, shift: float) -> np.ndarray:
     return lut
 
 
+@lru_cache(maxsize=16)
+def _saturation_ratio_lut32(scale: float, shift: float) -> np.ndarray:
+    lut = saturation_ratio_lut(scale, shift).astype(np.float32)
+    lut.flags.writeable = False
+    return lut
+
+
 def saturate(frames: np.ndarray, scale: float, shift: float) -> np.ndarray:
     """HSV saturation ``S' = clip(S * scale + shift, 0, 1)`` with hue and value kept.
 
     In RGB terms each channel moves along the line to the pixel's max:
     ``x' = V - (V - x) * S' / S`` (the ratio comes from a 256x256 table indexed
-    by max and max - min). Grey pixels (S = 0) get hue 0 as in skimage, so a
-    positive ``shift`` tints them red: ``(V, V (1 - S'), V (1 - S'))``.
+    by max and max - min, and the product is taken in float32 on the 0..255
+    scale: within one grey level of the float64 reference). Grey pixels
+    (S = 0) get hue 0 as in skimage, so a positive ``shift`` tints them red:
+    ``(V, V (1 - S'), V (1 - S'))``.
     """
-    lut = saturation_ratio_lut(float(scale), float(shift))
+    import cv2
+
+    lut = _saturation_ratio_lut32(float(scale), float(shift))
     grey_level = float(np.clip(shift, 0.0, 1.0))
     grey_lut = None
     if grey_level > 0:
@@ -158,12 +190,17 @@ def saturate(frames: np.ndarray, scale: float, shift: float) -> np.ndarray:
     out = np.empty_like(frames)
     for t in range(len(frames)):
         fr = frames[t]
-        v = channel_max(fr)
-        delta = v - channel_min(fr)
-        ratio = lut.take((v.astype(np.uint16) << 8) | delta)[..., None]
-        vf = v.astype(np.float64)[..., None] / 255.0
-        res = (vf - (vf - fr / 255.0) * ratio) * 255.0
-        out[t] = to_uint8(res)
+        r, g, b = cv2.split(fr)
+        v = cv2.max(cv2.max(r, g), b)
+        delta = cv2.subtract(v, cv2.min(cv2.min(r, g), b))
+        key = v.astype(np.uint16)
+        key <<= 8
+        key |= delta
+        ratio = spread3(lut.take(key))
+        v3 = spread3(v)
+        y = cv2.multiply(cv2.subtract(v3, fr), ratio, dtype=cv2.CV_32F)  # (V - x) * S'/S, in [0, V]
+        y = cv2.subtract(v3, y, dtype=cv2.CV_32F)  # >= 0 up to float rounding, so truncation gives 0..V
+        out[t] = y  # truncates, like the reference's uint8 conversion
         if grey_lut is not None:
             grey = delta == 0
             if grey.any():
@@ -195,12 +232,18 @@ def contrast(frames: np.ndarray, factor: float) -> np.ndarray:
 
 
 def shot_noise(frames: np.ndarray, photons: float, rngs: list[np.random.Generator]) -> np.ndarray:
-    """``poisson(x / 255 * photons) / photons``, one generator per frame (clipped, truncated)."""
+    """``poisson(x / 255 * photons) / photons``, clipped and truncated; one generator per frame.
+
+    Sampled exactly by inverse CDF from per-severity tables over the 256 grey
+    levels (:mod:`.poisson`): same distribution as ``Generator.poisson``, a
+    different (and much cheaper) use of the random stream.
+    """
+    from .poisson import sample_shot_noise, shot_tables
+
+    tables = shot_tables(float(photons))
     out = np.empty_like(frames)
-    lam_scale = photons / 255.0
     for t, rng in enumerate(rngs):
-        counts = rng.poisson(frames[t] * lam_scale)
-        out[t] = to_uint8(np.clip(counts / photons, 0.0, 1.0) * 255.0)
+        out[t] = sample_shot_noise(frames[t], tables, rng)
     return out
 
 
@@ -271,70 +314,15 @@ def fog(frames: np.ndarray, layer: np.ndarray, strength: float) -> np.ndarray:
     """``(x + c * fog) * max / (max + c)`` per frame, ``max`` the frame's maximum (0..1 scale)."""
     peak = frames.reshape(len(frames), -1).max(axis=1).astype(np.float32) / 255.0  # (T,)
     gain = (peak / (peak + np.float32(strength))).astype(np.float32)
-    out = frames.astype(np.float32)
-    out += layer[None, :, :, None]
-    out *= gain[:, None, None, None]
-    return to_uint8(out)
-
-
-# ---------------------------------------------------------------------------
-# rain
-
-
-def rain_mask(height: int, width: int, n_drops: int, length: int, rng: np.random.Generator) -> np.ndarray:
-    """Boolean ``(H, W)`` mask of rain streaks for one frame.
-
-    As the reference: a random slant in [-10, 10) shifts where drops may start
-    (x in [slant, W) for a negative slant, [0, W - slant) otherwise; y in
-    [0, H - length)), and every streak is drawn as a 1-pixel line from (x, y) to
-    (x - 1, y + length) (the reference passes its fixed slant of -1 to the line
-    drawing). Rows ``k < length / 2`` of a streak lie in column x, the rest in
-    x - 1, exactly the pixels OpenCV's 8-connected ``cv2.line`` draws (which
-    clips the segment to the frame first, so a streak starting in column 0
-    keeps only its first pixel).
-    """
-    slant = int(rng.integers(-10, 10))
-    if slant < 0:
-        xs = rng.integers(slant, width, n_drops) if width > slant else np.zeros(n_drops, np.int64)
-    else:
-        xs = rng.integers(0, max(width - slant, 1), n_drops)
-    ys = rng.integers(0, max(height - length, 1), n_drops)
-    k = np.arange(length + 1)
-    rows = ys[:, None] + k[None, :]
-    cols = xs[:, None] - (2 * k[None, :] >= length).astype(np.int64)
-    ok = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
-    # cv2.line clips the segment to the frame first: a streak starting in column 0
-    # (heading to column -1) keeps only its first pixel
-    ok &= ~((xs == 0)[:, None] & (k > 0)[None, :])
-    mask = np.zeros((height, width), dtype=bool)
-    mask[rows[ok], cols[ok]] = True
-    return mask
-
-
-def rain_frame(frame: np.ndarray, mask: np.ndarray, darken: float, grey: float = 220.0) -> np.ndarray:
-    """Blend the streaks of ``mask`` into one ``(H, W, 3)`` frame, then lower its contrast by ``darken``.
-
-    The reference's steps: streak pixels are brightened by
-    ``grey * (1 - x/255) * (1 - mean/255)`` (truncated), the brightened image is
-    3x3 box-blurred, streak pixels become ``blur * grey/255 + x * (1 - grey/255)``,
-    and the whole frame is contrast-scaled about its per-channel mean by
-    ``darken``.
-    """
-    import cv2
-
-    f = frame.astype(np.float32)
-    if mask.any():
-        mean = float(frame.mean(dtype=np.float64))
-        bright = frame.copy()
-        sel = f[mask]
-        bright[mask] = frame[mask] + (grey * (1.0 - sel / 255.0) * (1.0 - mean / 255.0)).astype(np.uint8)
-        blurred = cv2.blur(bright, (3, 3))
-        w = grey / 255.0
-        f[mask] = blurred[mask].astype(np.float32) * np.float32(w) + sel * np.float32(1.0 - w)
-    means = np.array(cv2.mean(f)[:3], dtype=np.float64)  # per channel, double accumulation
-    f *= np.float32(darken)
-    f += (means * (1.0 - darken)).astype(np.float32)
-    return to_uint8(f)
+    layer3 = spread3(np.ascontiguousarray(layer, dtype=np.float32))  # interleaved: no per-pixel broadcast
+    out = np.empty_like(frames)
+    buf = np.empty(frames.shape[1:], dtype=np.float32)
+    for t in range(len(frames)):  # per frame: the float temporary stays in cache
+        np.add(frames[t], layer3, out=buf, dtype=np.float32)
+        buf *= gain[t]
+        np.clip(buf, 0, 255, out=buf)
+        out[t] = buf  # truncates
+    return out
 
 
 # ---------------------------------------------------------------------------

@@ -18,7 +18,7 @@ class ShotNoise(Corruption):
     """
 
     modality = "visual"
-    version = 1
+    version = 2  # 2: exact inverse-CDF sampler (same distribution, other random stream)
     description = "Poisson noise with c photons at full white; fresh draws per frame"
     levels = tuple({"photons_at_white": c} for c in (60, 25, 12, 5, 3))
 
