@@ -87,6 +87,7 @@ class ExtractReport:
     timings: dict[str, float] = field(default_factory=dict)
     precision: dict[str, str] = field(default_factory=dict)
     precision_checks: dict[str, str] = field(default_factory=dict)
+    elsewhere: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -120,6 +121,7 @@ class ExtractReport:
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "precision": dict(self.precision),
             "precision_checks": dict(self.precision_checks),
+            "elsewhere": {k: dict(v) for k, v in self.elsewhere.items()},
         }
 
     def summary(self) -> str:
@@ -135,6 +137,9 @@ class ExtractReport:
             total = sum(self.timings.values()) or 1.0
             parts = ", ".join(f"{k} {v:.1f}s ({100 * v / total:.0f}%)" for k, v in sorted(self.timings.items()))
             lines.append(f"time by stage (summed over threads): {parts}")
+        if self.elsewhere:
+            lines.append(f"left to other writers: {sum(len(v) for v in self.elsewhere.values())} video-group(s) "
+                         f"of {len(self.elsewhere)} video(s) (committed or claimed by a concurrent run)")
         for ext, check in self.precision_checks.items():
             lines.append(f"precision check {ext}: {check}")
         for name in sorted(self.failures):
@@ -406,6 +411,7 @@ def extract(
     proto: Protocol = OFFICIAL,
     chunk_size: int = 64,
     shard_rows: int = 50_000,
+    flush_s: float = 0.0,
 ) -> ExtractReport:
     """Extract features of ``manifest``'s videos into the store ``store_dir``.
 
@@ -419,7 +425,9 @@ def extract(
     ``robusta-bench corrupt`` instead of corrupting in memory. ``precision``
     ``tf32``/``bf16`` is used only if a calibration batch passes the tolerance
     check against fp32 (else fp32 is used and the report says why).
-    Resumable: videos already in a group are skipped. Returns an
+    Resumable and shareable: videos already in a group, or claimed by a
+    concurrent writer, are skipped; each video is committed as it finishes
+    (``flush_s`` > 0 groups the videos finished within that many seconds). Returns an
     :class:`ExtractReport`; failures are recorded in the store and the report,
     never raised. Raises ``ValueError`` / :class:`StoreError` for bad arguments.
     """
@@ -494,6 +502,7 @@ def extract(
     source = "corrupted-dir" if corrupted_dir is not None else "fused"
     groups: dict[tuple[str, Variant], _Group] = {}
     with contextlib.ExitStack() as stack:
+        stack.callback(store.close)
         for n in names:
             obj = by_name[n]
             order = crop_orders.get(n)
@@ -524,6 +533,7 @@ def extract(
                     meta=meta,
                     dtype=dtype,
                     shard_rows=shard_rows,
+                    flush_s=flush_s,
                 )
                 stack.enter_context(writer)
                 groups[(n, v)] = _Group(n, v, modality[n], order or (), writer)
@@ -577,8 +587,12 @@ def extract(
 
         bar = _progress(len(work), progress)
         t_loop = time.perf_counter()
+        from .claiming import claimed_jobs
+
+        writers = {key: g.writer for key, g in groups.items()}
+        todo = claimed_jobs(work, writers, lambda n, grp, why: report.elsewhere.setdefault(n, {}).__setitem__(grp, why))
         try:
-            with _job_streams(work, produce_fn, workers) as streams:
+            with _job_streams(todo, produce_fn, workers) as streams:
                 for job, items in streams:
                     _consume(job, items, groups, batchers, proto, report, on_done, on_error)
                     if bar is not None:
