@@ -1,10 +1,10 @@
 """Claiming videos before their work starts, so concurrent runs share a store without redoing work.
 
 :func:`claimed_jobs` walks the planned jobs lazily (just before each video is
-decoded): for every (extractor, variant) group of a job it re-reads the
-group's commit logs (videos committed meanwhile by another writer are
-dropped) and claims the video (:mod:`robusta_bench.store.claims`); a group a
-live writer has claimed is left to it. A job left with no group is skipped.
+decoded): for every (extractor, variant) group of a job it claims the video
+(:mod:`robusta_bench.store.claims`), then re-reads the group's commit logs (a
+video committed meanwhile by another writer is released and dropped); a group
+a live writer has claimed is left to it. A job left with no group is skipped.
 """
 
 from __future__ import annotations
@@ -35,14 +35,16 @@ def claimed_jobs(jobs: Iterable[VideoJob], writers: dict[tuple[str, Any], Any],
         def keep(e: str, v: Any) -> bool:
             w = writers[(e, v)]
             label = f"{e}/{v.slug}"
-            if name in w.refresh():
-                if on_elsewhere:
-                    on_elsewhere(name, label, "committed by another writer")
-                return False
             holder = w.claim(name)
             if holder is not None:
                 if on_elsewhere:
                     on_elsewhere(name, label, f"claimed by writer {holder}")
+                return False
+            # checked after the claim: a writer commits before it releases, so nothing slips in between
+            if name in w.refresh():
+                w.release(name)
+                if on_elsewhere:
+                    on_elsewhere(name, label, "committed by another writer")
                 return False
             return True
 

@@ -172,7 +172,7 @@ class FeatureStore:
         meta: dict[str, Any] | None = None,
         dtype: str = "float32",
         shard_rows: int = 50_000,
-        flush_s: float = 0.0,
+        flush_s: float | None = None,
     ) -> "GroupWriter":
         """Open (or resume) a group for writing. See :class:`GroupWriter`.
 

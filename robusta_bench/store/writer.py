@@ -71,10 +71,10 @@ class GroupWriter:
 
     ``done`` holds the videos already committed (by anyone; :meth:`refresh`
     re-reads the other writers' logs); :meth:`claim` leases a video before its
-    work starts; :meth:`write` buffers a video and commits it as its own shard
-    (``flush_s=0``, the default) or together with the videos finished within
-    ``flush_s`` seconds; a buffer over ``shard_rows`` rows is committed at
-    once. :meth:`fail` records an error for a video without stopping the run;
+    work starts; :meth:`write` buffers a video; the buffer is committed as one
+    shard when it holds ``shard_rows`` rows or, with ``flush_s`` set, once its
+    oldest video waited that long (``flush_s=0``: every video is committed as
+    it comes, what ``extract`` does). :meth:`fail` records an error for a video without stopping the run;
     :meth:`close` commits what is buffered and folds the logs into
     ``index.json``. A video written again after a failure clears its error.
     """
@@ -91,7 +91,7 @@ class GroupWriter:
     shard_rows: int = 50_000
     store_root: Path | None = None
     lease: WriterLease | None = None
-    flush_s: float = 0.0
+    flush_s: float | None = None
     lease_s: float = _claims.DEFAULT_LEASE_S
     _buf: list[tuple[str, np.ndarray]] = field(default_factory=list)
     _buf_rows: int = 0
@@ -191,7 +191,8 @@ class GroupWriter:
             self._buf_since = time.monotonic()
         self._buf.append((name, arr))
         self._buf_rows += arr.shape[0] * arr.shape[1]
-        if self._buf_rows >= self.shard_rows or time.monotonic() - self._buf_since >= self.flush_s:
+        late = self.flush_s is not None and time.monotonic() - self._buf_since >= self.flush_s
+        if self._buf_rows >= self.shard_rows or late:
             self.flush()
 
     def fail(self, name: str, error: str) -> None:
