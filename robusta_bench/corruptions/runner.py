@@ -376,6 +376,15 @@ def corrupt_videos(
     sources = resolve_sources(manifest, manifest_dir, video_dir)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    from .outdir import save_merged, start_run
+
+    lease = start_run(out)  # leftovers of killed runs removed; concurrent runs share the manifest under a lock
+    mine: dict[tuple, dict[str, Any]] = {}
+    key_of = lambda r: tuple(r[k] if k not in ("severity", "seed") else int(r[k]) for k in KEY)  # noqa: E731
+
+    def save() -> Path:
+        return save_merged(out, mine, lambda o: _load_manifest(o).to_dict("records"), key_of, _save_manifest)
+
     todo = plan_jobs(plan, settings, sevs, fraction, seed, sources, out)
 
     known = {tuple(r[k] if k not in ("severity", "seed") else int(r[k]) for k in KEY): r for r in _load_manifest(out).to_dict("records")}
@@ -397,7 +406,7 @@ def corrupt_videos(
 
     def record(row: dict[str, Any]) -> None:
         nonlocal last_save
-        known[tuple(row[k] for k in KEY)] = {k: row[k] for k in MANIFEST_COLUMNS}
+        known[tuple(row[k] for k in KEY)] = mine[tuple(row[k] for k in KEY)] = {k: row[k] for k in MANIFEST_COLUMNS}
         report.rows.append({**row, "status": "failed" if row["error"] else "done"})
         if bar is not None:
             bar.update(1)
@@ -405,7 +414,7 @@ def corrupt_videos(
                 bar.write(f"failed: {row['error']}")
         now = time.perf_counter()
         if now - last_save > 2.0:
-            _save_manifest(out, known)
+            save()
             last_save = now
 
     try:
@@ -422,7 +431,8 @@ def corrupt_videos(
     finally:
         if bar is not None:
             bar.close()
-        report.manifest_path = _save_manifest(out, known)
+        report.manifest_path = save()
+        lease.release()
     report.seconds = time.perf_counter() - t0
     return report
 
