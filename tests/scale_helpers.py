@@ -41,8 +41,20 @@ class ScaleVisual(Extractor):
         return np.stack(feats, 1).astype(np.float32)
 
 
-if "scale-visual" not in EXTRACTORS:
-    EXTRACTORS.register("scale-visual")(ScaleVisual)
+class ScaleAudio(Extractor):
+    """Deterministic per window: mean, std and peak of each 0.96 s window."""
+
+    modality = "audio"
+    feature_dim = 3
+
+    def embed(self, batch):
+        b = batch.astype(np.float64)
+        return np.stack([b.mean(1), b.std(1), np.abs(b).max(1)], 1).astype(np.float32)
+
+
+for _name, _cls in (("scale-visual", ScaleVisual), ("scale-audio", ScaleAudio)):
+    if _name not in EXTRACTORS:
+        EXTRACTORS.register(_name)(_cls)
 
 
 def make_clip(path: Path, n_frames: int, seed: int, size=(48, 32)) -> Path:
@@ -59,6 +71,35 @@ def make_clip(path: Path, n_frames: int, seed: int, size=(48, 32)) -> Path:
         for p in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
             c.mux(p)
     for p in s.encode():
+        c.mux(p)
+    c.close()
+    return Path(path)
+
+
+def make_71_clip(path: Path, seconds: float = 2.0, rate: int = 48000, size=(64, 48)) -> Path:
+    """An .mp4 with H.264 video and a 7.1 (8-channel) AAC track at ``rate``: each channel its own tone."""
+    import fractions
+
+    c = av.open(str(path), "w")
+    vs = c.add_stream("libx264", rate=24)
+    vs.width, vs.height, vs.pix_fmt = size[0], size[1], "yuv420p"
+    a = c.add_stream("aac", rate=rate, layout="7.1")
+    for k in range(int(seconds * 24)):
+        img = np.full((size[1], size[0], 3), (k * 7) % 256, np.uint8)
+        for p in vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+            c.mux(p)
+    for p in vs.encode():
+        c.mux(p)
+    n = int(seconds * rate)
+    t = np.arange(n) / rate
+    sig = np.stack([0.05 * (ch + 1) * np.sin(2 * np.pi * (220 + 110 * ch) * t) for ch in range(8)]).astype(np.float32)
+    for s in range(0, n, 1024):
+        # packed float input: one plane whatever the channel count
+        fr = av.AudioFrame.from_ndarray(np.ascontiguousarray(sig[:, s : s + 1024].T.reshape(1, -1)), format="flt", layout="7.1")
+        fr.sample_rate, fr.pts, fr.time_base = rate, s, fractions.Fraction(1, rate)
+        for p in a.encode(fr):
+            c.mux(p)
+    for p in a.encode():
         c.mux(p)
     c.close()
     return Path(path)

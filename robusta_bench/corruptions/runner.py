@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -254,6 +254,26 @@ def corrupt_one(job: Job) -> dict[str, Any]:
     return row
 
 
+def corrupt_isolated(job: Job) -> dict[str, Any]:
+    """:func:`corrupt_one` in a child process: a segfault/abort/OOM kill becomes this video's error row."""
+    from ..extraction.isolation import call_isolated
+
+    ok, value = call_isolated(corrupt_one, job)
+    if ok:
+        return value
+    row = _failed_row(job)
+    row["error"] = f"{job.name}: {value} while corrupting (the run went on)"
+    return row
+
+
+def _failed_row(job: Job) -> dict[str, Any]:
+    return {
+        "name": job.name, "corruption": job.corruption, "modality": "", "severity": job.severity, "seed": job.seed,
+        "version": 0, "source_path": job.source, "output_path": os.path.relpath(job.output, job.out_dir),
+        "sha256": "", "error": "",
+    }
+
+
 def _write(corr, job: Job, item_seed: int, tmp: Path) -> None:
     if corr.modality == "visual" and corr.packet_level:
         from .visual.bit_error import corrupt_file
@@ -277,15 +297,6 @@ def _write(corr, job: Job, item_seed: int, tmp: Path) -> None:
             raise RuntimeError(f"{job.name}: no audio stream") from exc
         corrupted = corr.apply(samples, job.severity, item_seed, rate=rate)
         write_with_audio(job.source, tmp, corrupted, rate)
-
-
-def _init_worker() -> None:
-    try:
-        import cv2
-
-        cv2.setNumThreads(1)
-    except ImportError:  # pragma: no cover
-        pass
 
 
 # ---------------------------------------------------------------------------
@@ -420,12 +431,13 @@ def corrupt_videos(
     try:
         if jobs <= 1 or len(pending) <= 1:
             for job in pending:
-                record(corrupt_one(job))
+                record(corrupt_isolated(job))
         else:
-            import multiprocessing as mp
+            from concurrent.futures import ThreadPoolExecutor
 
-            with ProcessPoolExecutor(max_workers=int(jobs), mp_context=mp.get_context("spawn"), initializer=_init_worker) as pool:
-                futures = [pool.submit(corrupt_one, job) for job in pending]
+            # each thread forks one child per video: processes do the work, a native crash fails one video
+            with ThreadPoolExecutor(max_workers=int(jobs)) as pool:
+                futures = [pool.submit(corrupt_isolated, job) for job in pending]
                 for fut in as_completed(futures):
                     record(fut.result())
     finally:

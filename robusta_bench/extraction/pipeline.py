@@ -412,6 +412,7 @@ def extract(
     chunk_size: int = 64,
     shard_rows: int = 50_000,
     flush_s: float = 0.0,
+    isolate: bool = True,
 ) -> ExtractReport:
     """Extract features of ``manifest``'s videos into the store ``store_dir``.
 
@@ -427,7 +428,9 @@ def extract(
     check against fp32 (else fp32 is used and the report says why).
     Resumable and shareable: videos already in a group, or claimed by a
     concurrent writer, are skipped; each video is committed as it finishes
-    (``flush_s`` > 0 groups the videos finished within that many seconds). Returns an
+    (``flush_s`` > 0 groups the videos finished within that many seconds).
+    ``isolate``: each video's decoding and corruption run in a child process,
+    so a native crash fails that video only (:mod:`.isolation`). Returns an
     :class:`ExtractReport`; failures are recorded in the store and the report,
     never raised. Raises ``ValueError`` / :class:`StoreError` for bad arguments.
     """
@@ -585,6 +588,10 @@ def extract(
                 chunk_size=chunk_size,
             )
 
+        if isolate:
+            from .isolation import isolated
+
+            produce_fn = isolated(produce_fn)
         bar = _progress(len(work), progress)
         t_loop = time.perf_counter()
         from .claiming import claimed_jobs
