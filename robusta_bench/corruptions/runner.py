@@ -358,6 +358,8 @@ def corrupt_videos(
     jobs: int = 1,
     video_dir: str | Path | None = None,
     progress: bool = False,
+    shard: tuple[int, int] | str | None = None,
+    ray_address: str | None = None,
 ) -> CorruptReport:
     """Write the corrupted videos of a plan; see the module docstring.
 
@@ -365,7 +367,10 @@ def corrupt_videos(
     and path unless ``video_dir`` is given; relative paths are relative to the
     manifest file). Without ``plan`` the plan is made from the manifest's test
     split with ``seed``. ``jobs`` > 1 uses that many processes; the outputs
-    are identical to ``jobs=1``. Returns a :class:`CorruptReport` (its
+    are identical to ``jobs=1``. ``shard`` ``K/N`` keeps the videos of shard K
+    of N (``robusta_bench.extraction.sharding``); ``ray_address`` runs the
+    videos as Ray tasks (``"local"`` for a Ray instance on this machine).
+    Returns a :class:`CorruptReport` (its
     ``failed`` rows name the videos that failed).
     """
     t0 = time.perf_counter()
@@ -397,6 +402,10 @@ def corrupt_videos(
         return save_merged(out, mine, lambda o: _load_manifest(o).to_dict("records"), key_of, _save_manifest)
 
     todo = plan_jobs(plan, settings, sevs, fraction, seed, sources, out)
+    if shard is not None:
+        from ..extraction.sharding import parse_shard, select_shard
+
+        todo = select_shard(todo, parse_shard(shard))
 
     known = {tuple(r[k] if k not in ("severity", "seed") else int(r[k]) for k in KEY): r for r in _load_manifest(out).to_dict("records")}
     report = CorruptReport()
@@ -429,7 +438,12 @@ def corrupt_videos(
             last_save = now
 
     try:
-        if jobs <= 1 or len(pending) <= 1:
+        if ray_address is not None:
+            from ..extraction.ray_runner import ray_map
+
+            for row in ray_map(corrupt_isolated, pending, ray_address):
+                record(row)
+        elif jobs <= 1 or len(pending) <= 1:
             for job in pending:
                 record(corrupt_isolated(job))
         else:

@@ -413,6 +413,7 @@ def extract(
     shard_rows: int = 50_000,
     flush_s: float = 0.0,
     isolate: bool = True,
+    shard: tuple[int, int] | None = None,
 ) -> ExtractReport:
     """Extract features of ``manifest``'s videos into the store ``store_dir``.
 
@@ -430,7 +431,8 @@ def extract(
     concurrent writer, are skipped; each video is committed as it finishes
     (``flush_s`` > 0 groups the videos finished within that many seconds).
     ``isolate``: each video's decoding and corruption run in a child process,
-    so a native crash fails that video only (:mod:`.isolation`). Returns an
+    so a native crash fails that video only (:mod:`.isolation`). ``shard``
+    ``(K, N)`` keeps the videos of shard K of N (:mod:`.sharding`). Returns an
     :class:`ExtractReport`; failures are recorded in the store and the report,
     never raised. Raises ``ValueError`` / :class:`StoreError` for bad arguments.
     """
@@ -455,6 +457,10 @@ def extract(
     videos = list(manifest) if not isinstance(manifest, (str, Path)) else read_videos(manifest)
     if limit is not None:
         videos = videos[: int(limit)]
+    if shard is not None:
+        from .sharding import parse_shard, select_shard
+
+        videos = select_shard(videos, parse_shard(shard))
 
     if isinstance(extractors, str):
         extractors = [e.strip() for e in extractors.split(",") if e.strip()]
