@@ -158,3 +158,21 @@ def test_torn_log_line_and_orphans_of_a_dead_writer_are_ignored_then_cleaned(tmp
         assert w.done == {"a"}
     store.close()
     assert sorted(p.name for p in gdir.glob("*part-*")) == [next(gdir.glob("part-*")).name]
+
+
+def test_per_video_commits_are_merged_into_one_shard_on_close(tmp_path):
+    store = FeatureStore(tmp_path, create=True)
+    rng = np.random.default_rng(0)
+    feats = {n: rng.standard_normal((2, 3 + i, 4)).astype(np.float32) for i, n in enumerate("abc")}
+    with store.writer("x", Variant(), spec_hash="h", modality="visual", feature_dim=4, n_crops=2, flush_s=0.0) as w:
+        for n, f in feats.items():
+            w.write(n, f)
+            assert n in FeatureStore(tmp_path).names("x", Variant())  # committed as soon as written
+    store.close()
+    gdir = tmp_path / "x" / "clean"
+    assert len(list(gdir.glob("part-*.parquet"))) == 1
+    assert store.names("x", Variant()) == ["a", "b", "c"]
+    back = store.read("x", Variant())
+    for n, f in feats.items():
+        np.testing.assert_array_equal(back[n], f)
+    assert not store.verify("x", Variant())

@@ -200,13 +200,30 @@ def merge_view(snapshot: dict[str, Any], records: Iterable[tuple[str, dict[str, 
 
 
 def committed_paths(gdir: Path, snapshot: dict[str, Any]) -> set[str]:
-    """Every shard file name a snapshot or a log line mentions (dropped ones included)."""
+    """The shard file names readers may use: in the snapshot or logged as added, and not dropped."""
     paths = {f["path"] for f in snapshot.get("files", [])}
+    dropped: set[str] = set()
     logdir = gdir / COMMITS_DIR
     if logdir.is_dir():
         for log in logdir.glob("*.jsonl"):
-            paths.update(r["path"] for r in read_log(log) if r.get("op") in ("add", "drop"))
-    return paths
+            for r in read_log(log):
+                if r.get("op") == "add":
+                    paths.add(r["path"])
+                elif r.get("op") == "drop":
+                    dropped.add(r["path"])
+    return paths - dropped
+
+
+def view_signature(gdir: Path) -> tuple:
+    """Sizes and mtimes of ``index.json`` and every log: changes whenever a commit or fold happens."""
+    items = []
+    for p in [gdir / "index.json", *sorted((gdir / COMMITS_DIR).glob("*.jsonl"))]:
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            continue
+        items.append((p.name, st.st_size, st.st_mtime_ns, st.st_ino))
+    return tuple(items)
 
 
 def all_records(gdir: Path) -> list[tuple[str, dict[str, Any]]]:

@@ -134,14 +134,19 @@ class FeatureStore:
 
     def index(self, extractor: str, variant: Variant) -> dict[str, Any]:
         """A group's index as readers see it: ``index.json`` merged with the commit logs (committed shards only)."""
-        from .commit import all_records, merge_view
+        from .commit import all_records, merge_view, view_signature
 
         gdir = self.group_dir(extractor, variant)
         path = gdir / INDEX_FILE
         if not path.exists():
             have = ", ".join(f"{e}/{v.slug}" for e, v in self.groups()) or "nothing"
             raise StoreError(f"store {self.root} has no features for {extractor} / {variant.slug} (it has: {have})")
-        return merge_view(read_json(path), all_records(gdir))
+        cache = self.__dict__.setdefault("_views", {})
+        sig = view_signature(gdir)
+        hit = cache.get(gdir)
+        if hit is None or hit[0] != sig:  # merged once per change of index.json or a log, not per read
+            hit = cache[gdir] = (sig, merge_view(read_json(path), all_records(gdir)))
+        return dict(hit[1])  # nested lists are shared with the cache: treat them as read-only
 
     def groups(self) -> list[tuple[str, Variant]]:
         """All (extractor, variant) groups in the store, sorted."""

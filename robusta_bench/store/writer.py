@@ -125,6 +125,7 @@ class GroupWriter:
         self._tail = LogTail(self.gdir)
         self._primed = False
         self._mine: set[str] = set()
+        self._shards: list[tuple[str, dict[str, Any], list[str], int]] = []
         self.done: set[str] = set()
         self._at_open = frozenset(self.refresh())
 
@@ -206,6 +207,65 @@ class GroupWriter:
             return
         table = self._table(self._buf)
         final = shard_name(self.writer_id, next(_SEQ))
+        entry = self._commit_table(table, final)
+        videos = [n for n, _ in self._buf]
+        append_record(self.gdir, self.writer_id,
+                      {"op": "add", **entry, "rows": table.num_rows, "videos": videos, "time": now(),
+                       "schema_version": SCHEMA_VERSION})
+        self._buf, self._buf_rows = [], 0
+        self.done.update(videos)
+        self._mine.update(videos)
+        self._shards.append((final, entry, videos, table.num_rows))
+        for n in videos:
+            self.release(n)
+
+    def close(self) -> None:
+        """Commit what is buffered, merge this writer's shards into one, fold the logs into ``index.json``."""
+        self.flush()
+        self.compact()
+        if (self.gdir / COMMITS_DIR).is_dir():
+            with file_lock(self.gdir / LOCK_FILE):
+                self._snapshot = fold_index(self.gdir)
+
+    def compact(self) -> None:
+        """Merge the small shards this writer committed in this group into shards of up to ``shard_rows`` rows.
+
+        Each video was committed as it finished (kill safety); fewer, larger
+        shards keep reads fast. A merged shard is committed first, then its
+        parts are logged as dropped and deleted: a kill at any point leaves
+        every video readable (readers use the first copy and ignore dropped
+        shards; leftover files are removed as orphans by the next writer).
+        """
+        batches: list[list[tuple[str, dict[str, Any], list[str], int]]] = [[]]
+        for shard in self._shards:
+            if batches[-1] and sum(s[3] for s in batches[-1]) + shard[3] > self.shard_rows:
+                batches.append([])
+            batches[-1].append(shard)
+        kept = []
+        for batch in batches:
+            if batch:
+                kept.append(self._merge(batch) if len(batch) > 1 else batch[0])
+        self._shards = kept
+
+    def _merge(self, batch: list[tuple[str, dict[str, Any], list[str], int]]) -> tuple[str, dict[str, Any], list[str], int]:
+        from .feature_store import read_verified
+
+        tables = [pq.read_table(pa.BufferReader(read_verified(self.gdir / name, entry))) for name, entry, _, _ in batch]
+        table = pa.concat_tables(tables).combine_chunks()
+        final = shard_name(self.writer_id, next(_SEQ))
+        entry = self._commit_table(table, final)
+        videos = [n for _, _, vs, _ in batch for n in vs]
+        append_record(self.gdir, self.writer_id, {"op": "add", **entry, "rows": table.num_rows, "videos": videos,
+                                                  "time": now(), "schema_version": SCHEMA_VERSION})
+        for name, _, _, _ in batch:
+            append_record(self.gdir, self.writer_id, {"op": "drop", "path": name, "reason": "compacted", "time": now()})
+        for name, _, _, _ in batch:
+            with contextlib.suppress(FileNotFoundError):
+                (self.gdir / name).unlink()
+        return final, entry, videos, table.num_rows
+
+    def _commit_table(self, table: pa.Table, final: str) -> dict[str, Any]:
+        """Write ``table`` to a temp file and commit it under ``final`` (see :func:`.commit.commit_file`)."""
         tmp = self.gdir / f".{final}.tmp"
         try:
             # features stay uncompressed (float features barely compress, and a plain buffer decodes at memory
@@ -214,27 +274,11 @@ class GroupWriter:
                 table, tmp, compression={"name": "zstd", "crop": "zstd", "segment": "zstd", "feature": "none"},
                 use_dictionary=["name"],
             )
-            entry = commit_file(self.gdir, tmp, final)
+            return commit_file(self.gdir, tmp, final)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
             raise
-        videos = [n for n, _ in self._buf]
-        append_record(self.gdir, self.writer_id,
-                      {"op": "add", **entry, "rows": table.num_rows, "videos": videos, "time": now(),
-                       "schema_version": SCHEMA_VERSION})
-        self._buf, self._buf_rows = [], 0
-        self.done.update(videos)
-        self._mine.update(videos)
-        for n in videos:
-            self.release(n)
-
-    def close(self) -> None:
-        """Commit what is buffered and fold the logs into ``index.json``."""
-        self.flush()
-        if (self.gdir / COMMITS_DIR).is_dir():
-            with file_lock(self.gdir / LOCK_FILE):
-                self._snapshot = fold_index(self.gdir)
 
     def _table(self, items: list[tuple[str, np.ndarray]]) -> pa.Table:
         names, crops, segs, feats = [], [], [], []
