@@ -78,14 +78,34 @@ def ray_local():
         os.environ["PYTHONPATH"] = old
 
 
-def test_ray_on_two_local_cpus_equals_the_local_run(videos, local, tmp_path, ray_local):
+@pytest.mark.parametrize("media", ["local", "tasks"])
+def test_ray_on_two_local_cpus_equals_the_local_run(videos, local, tmp_path, ray_local, media):
     from robusta_bench.extraction.ray_runner import extract_ray
 
     out = tmp_path / "store"
     rep = extract_ray(videos, [sh.ScaleVisual(), sh.ScaleAudio()], VARIANTS, out, address="local",
-                      videos_per_task=2, crops=2, batch_size=3)
+                      videos_per_task=2, crops=2, batch_size=3, media=media)
     assert rep.videos == 7 and sum(rep.written.values()) > 0
     assert sh.store_content(out) == local
     again = extract_ray(videos, [sh.ScaleVisual(), sh.ScaleAudio()], VARIANTS, out, address="local", crops=2,
                         batch_size=3)
     assert sum(again.written.values()) == 0 and again.skipped == sum(rep.written.values())  # a rerun resumes
+
+
+def _corrupt_outputs(out: Path) -> dict[str, str]:
+    man = pd.read_csv(out / "corrupt_manifest.csv", keep_default_na=False)
+    assert not man["error"].astype(str).str.len().any(), man
+    return dict(zip(man["name"] + "/" + man["corruption"], man["sha256"]))
+
+
+def test_corrupt_shards_and_ray_equal_one_local_run(videos, tmp_path, ray_local):
+    base = ["corrupt", "--type", "brightness,contrast", "--severity", "2", "--manifest", str(videos)]
+    assert CliRunner().invoke(cli, [*base, "--out", str(tmp_path / "one")]).exit_code == 0
+    one = _corrupt_outputs(tmp_path / "one")
+    assert len(one) == 2 * 7
+    for k in (0, 1):  # two array tasks into one --out
+        assert CliRunner().invoke(cli, [*base, "--out", str(tmp_path / "sh"), "--shard", f"{k}/2"]).exit_code == 0
+    assert _corrupt_outputs(tmp_path / "sh") == one
+    res = CliRunner().invoke(cli, [*base, "--out", str(tmp_path / "ray"), "--ray"])
+    assert res.exit_code == 0, res.output
+    assert _corrupt_outputs(tmp_path / "ray") == one

@@ -414,6 +414,7 @@ def extract(
     flush_s: float = 0.0,
     isolate: bool = True,
     shard: tuple[int, int] | None = None,
+    media_source: Any = None,
 ) -> ExtractReport:
     """Extract features of ``manifest``'s videos into the store ``store_dir``.
 
@@ -432,7 +433,9 @@ def extract(
     (``flush_s`` > 0 groups the videos finished within that many seconds).
     ``isolate``: each video's decoding and corruption run in a child process,
     so a native crash fails that video only (:mod:`.isolation`). ``shard``
-    ``(K, N)`` keeps the videos of shard K of N (:mod:`.sharding`). Returns an
+    ``(K, N)`` keeps the videos of shard K of N (:mod:`.sharding`).
+    ``media_source(job, produce_kwargs)``, when given, yields a job's items
+    instead of decoding here (Ray CPU tasks, :mod:`.ray_runner`). Returns an
     :class:`ExtractReport`; failures are recorded in the store and the report,
     never raised. Raises ``ValueError`` / :class:`StoreError` for bad arguments.
     """
@@ -594,7 +597,9 @@ def extract(
                 chunk_size=chunk_size,
             )
 
-        if isolate:
+        if media_source is not None:
+            produce_fn = lambda job: media_source(job, {"proto": proto, "chunk_size": chunk_size})  # noqa: E731
+        elif isolate:
             from .isolation import isolated
 
             produce_fn = isolated(produce_fn)

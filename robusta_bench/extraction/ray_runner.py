@@ -9,13 +9,21 @@ scheduling; nothing here is a scheduler of its own.
   ``ray start --address=HEAD:6379`` on the others). Every node must see the
   store and the videos at the same paths (a shared file system).
 - **Extraction** runs in actors that hold the models once (``num_gpus=1``
-  each where the cluster has GPUs, one CPU each otherwise). The driver cuts the
+  each where the cluster has GPUs; on a CPU-only cluster one CPU each, half
+  as many actors as CPUs so the media tasks have room). The driver cuts the
   manifest's videos (after ``--limit`` / ``--shard``) into tasks of a few
   videos; an :class:`ray.util.ActorPool` feeds them to the actors. Each actor
-  runs the ordinary pipeline on its videos: media decoded and corrupted in
-  forked per-video worker processes (:mod:`.isolation`), features committed
-  into the shared store as its own writer (:mod:`robusta_bench.store.commit`),
-  so actors never contend for a file. An actor that dies is restarted and its
+  runs the ordinary pipeline on its videos: each video's media (decode,
+  corruption, cutting) is made by a forked child of the actor
+  (:mod:`.isolation`; ``workers`` videos in flight), or, with
+  ``media="tasks"``, by a Ray CPU task (a streaming generator, one object per
+  item) that the actor's batcher consumes: that spreads decoding over other
+  nodes' CPUs, at the price of every snippet passing through the object store
+  (a whole video's items are buffered there, spilled to disk for long videos),
+  so it is not the default. A media task that crashes natively is retried by
+  Ray, then fails that video only. Each actor commits its features into the
+  shared store as its own writer (:mod:`robusta_bench.store.commit`), so
+  actors never contend for a file. An actor that dies is restarted and its
   task retried by Ray (``max_restarts``, ``max_task_retries``); videos it had
   committed are skipped on the retry. A driver that dies is simply rerun: the
   store resumes.
@@ -79,15 +87,45 @@ def _merge(total: ExtractReport, part: dict[str, Any]) -> None:
     total.precision.update(part.get("precision", {}))
 
 
+def _produce_items(job: Any, kwargs: dict[str, Any]) -> Iterator[tuple]:
+    """Body of the media task: the producer's items for one video (see :mod:`.producer`)."""
+    from ..corruptions.base import get_corruption
+    from ..seeding import corruption_seed
+    from .producer import produce
+
+    yield from produce(job, seed_of=lambda name, v: corruption_seed(name, v.corruption, v.severity, v.seed),
+                       corruption_of=get_corruption, **kwargs)
+
+
+def _media_from_tasks(task: Any) -> Callable[[Any, dict[str, Any]], Iterator[tuple]]:
+    """A ``media_source`` for :func:`~.pipeline.extract` that runs each video's media work as a Ray task."""
+
+    def source(job: Any, kwargs: dict[str, Any]) -> Iterator[tuple]:
+        import ray
+
+        try:
+            for ref in task.remote(job, kwargs):
+                yield ray.get(ref)
+        except Exception as exc:  # the task died (native crash, lost node) even after Ray's retries
+            yield ("video_end", 0, f"media task for {job.video.name} failed: {type(exc).__name__}: {exc}", {})
+
+    return source
+
+
 class _ExtractWorker:
     """Actor body: builds the extractors once, then extracts the video lists it is given."""
 
-    def __init__(self, extractors: Any, device: str, options: dict[str, Any]) -> None:
+    def __init__(self, extractors: Any, device: str, options: dict[str, Any], media: str = "tasks") -> None:
         from .pipeline import build_extractor
 
         names = [e.strip() for e in extractors.split(",")] if isinstance(extractors, str) else list(extractors)
         self.objs = [build_extractor(e, device) for e in names]
-        self.options = options
+        self.options = dict(options)
+        if media == "tasks":
+            import ray
+
+            task = ray.remote(num_cpus=1, max_retries=2, num_returns="streaming")(_produce_items)
+            self.options["media_source"] = _media_from_tasks(task)
 
     def run(self, videos: list[Any], variants: Any, store_dir: str) -> dict[str, Any]:
         from .pipeline import extract
@@ -109,10 +147,15 @@ def extract_ray(
     progress: bool = False,
     num_cpus: int | None = None,
     max_retries: int = 3,
+    media: str = "local",
     **options: Any,
 ) -> ExtractReport:
     """:func:`~.pipeline.extract` over Ray actors (see the module docstring); same arguments plus ``address``,
-    ``actors`` (default: one per GPU, else one per CPU) and ``videos_per_task``."""
+    ``actors`` (default: one per GPU, else one per CPU, half with ``media="tasks"``), ``videos_per_task`` and
+    ``media`` (``"local"``: media made inside the actors by forked children, bounded memory; ``"tasks"``: by Ray
+    CPU tasks streaming items through the object store)."""
+    if media not in ("tasks", "local"):
+        raise ValueError("media must be 'tasks' or 'local'")
     from ..store.feature_store import FeatureStore
     from ..store.xdviolence import update_store_videos
     from .sharding import parse_shard, select_shard
@@ -127,12 +170,13 @@ def extract_ray(
     update_store_videos(store.root, videos)
     ray = init_ray(address, num_cpus)
     gpus = int(ray.cluster_resources().get("GPU", 0))
-    n = actors or (gpus if gpus else max(1, int(ray.cluster_resources().get("CPU", 1))))
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    n = actors or (gpus if gpus else max(1, cpus // 2 if media == "tasks" else cpus))
     res = {"num_gpus": 1} if gpus else {"num_cpus": 1}
     Actor = ray.remote(max_restarts=max_retries, max_task_retries=max_retries, **res)(_ExtractWorker)
     device = "cuda:0" if gpus else options.pop("device", "cpu")
     options.pop("device", None)
-    pool_actors = [Actor.remote(extractors, device, options) for _ in range(int(n))]
+    pool_actors = [Actor.remote(extractors, device, options, media) for _ in range(int(n))]
     from ray.util import ActorPool
 
     pool = ActorPool(pool_actors)
