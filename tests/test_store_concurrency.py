@@ -176,3 +176,22 @@ def test_per_video_commits_are_merged_into_one_shard_on_close(tmp_path):
     for n, f in feats.items():
         np.testing.assert_array_equal(back[n], f)
     assert not store.verify("x", Variant())
+
+
+def test_claims_bind_only_while_their_writer_lives_and_before_expiry(tmp_path):
+    from robusta_bench.store.claims import try_claim
+    from robusta_bench.store.locks import WriterLease
+
+    gdir = tmp_path / "g"
+    gdir.mkdir()
+    a, b = WriterLease(tmp_path).acquire(), WriterLease(tmp_path).acquire()
+    assert try_claim(tmp_path, gdir, "v#1", a.id) is None
+    assert try_claim(tmp_path, gdir, "v#1", b.id) == a.id  # live holder
+    assert try_claim(tmp_path, gdir, "v#1", a.id) is None  # its own claim again
+    a.release()  # a dies: its lease lock is gone
+    assert try_claim(tmp_path, gdir, "v#1", b.id) is None  # taken over
+    c = WriterLease(tmp_path).acquire()
+    assert try_claim(tmp_path, gdir, "v2", c.id, lease_s=-1.0) is None  # already expired
+    assert try_claim(tmp_path, gdir, "v2", b.id) is None
+    b.release()
+    c.release()
