@@ -73,7 +73,10 @@ def _release(release_dir: Path) -> dict:
 
 
 def _tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    """Every file of a store but the writers' bookkeeping (locks, commit logs, leases), which releases leave out."""
+    skip = {".lock", "commits", "writers", "claims"}
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and not skip.intersection(p.relative_to(root).parts)}
 
 
 # ---------------------------------------------------------------- the server

@@ -127,10 +127,10 @@ def test_feature_column_with_wrong_width_is_refused():
 def test_resume_after_crash_removes_orphans_and_skips_done(tmp_path):
     rng = np.random.default_rng(1)
     store = FeatureStore(tmp_path, create=True)
-    w = _writer(store, shard_rows=10_000)
+    w = _writer(store, shard_rows=10_000, flush_s=3600)  # commit only when asked
     w.write("a", _feats(rng, 4))
     w.flush()
-    w.write("b", _feats(rng, 4))  # buffered, never flushed: the "crash"
+    w.write("b", _feats(rng, 4))  # buffered, never committed: the "crash"
     gdir = tmp_path / "i3d-inception" / "clean"
     (gdir / "part-00007.parquet").write_bytes(b"half written")  # orphan shard
     w2 = _writer(store)

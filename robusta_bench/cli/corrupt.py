@@ -57,9 +57,16 @@ def _print_registry() -> None:
               help="Folder holding <name>.mp4 (etc.) when the manifest has no path column.")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Worker processes; results are identical for any value.")
+@click.option("--shard", default=None, metavar="K/N",
+              help="Only the videos of shard K of N (0 <= K < N; a fixed partition by video name) for array jobs "
+                   "that share one --out.")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
+              help="Run the videos as Ray tasks: alone, a local Ray instance; with ADDRESS (auto, HOST:6379, "
+                   "ray://HOST:10001) an existing cluster. Needs robusta-bench[ray].")
 @click.option("--list", "list_only", is_flag=True, help="Print the corruption registry (modality, levels and parameters) and exit.")
 @click.pass_context
-def corrupt_cmd(ctx, types, severities, fraction, seed, seed_old, manifest, out_dir, plan_file, video_dir, jobs, list_only):
+def corrupt_cmd(ctx, types, severities, fraction, seed, seed_old, manifest, out_dir, plan_file, video_dir, jobs, shard,
+                ray_address, list_only):
     """Write corrupted copies of the planned test videos.
 
     Visual corruptions re-encode the video (libx264, CRF 17, same size and frame
@@ -87,9 +94,10 @@ def corrupt_cmd(ctx, types, severities, fraction, seed, seed_old, manifest, out_
     try:
         report = corrupt_videos(
             manifest, out_dir, types=types, severities=severities, fraction=fraction, seed=seed,
-            plan=plan_file, jobs=jobs, video_dir=video_dir, progress=progress_enabled(),
+            plan=plan_file, jobs=jobs, video_dir=video_dir, progress=progress_enabled(), shard=shard,
+            ray_address=ray_address,
         )
-    except (RunnerError, RegistryError) as exc:
+    except (RunnerError, RegistryError, ValueError, ImportError) as exc:
         raise click.UsageError(str(exc)) from exc
     click.echo(
         f"corrupt: {len(report.done)} written, {len(report.skipped)} already done, "

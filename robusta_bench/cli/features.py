@@ -47,9 +47,19 @@ def _usage(ctx: click.Context, message: str) -> None:
 @click.option("--precision", type=click.Choice(["fp32", "tf32", "bf16"]), default="fp32", show_default=True,
               help="Model precision. tf32/bf16 are used only if a calibration batch matches fp32 within tolerance (else fp32).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N videos of the manifest.")
+@click.option("--shard", default=None, metavar="K/N",
+              help="Only the videos of shard K of N (0 <= K < N; a fixed partition by video name): N array tasks, "
+                   "e.g. Slurm --array=0-(N-1), all writing into one --out.")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
+              help="Run on Ray actors that hold the models once (one per GPU, else one per CPU): alone, a local Ray "
+                   "instance; with ADDRESS (auto, HOST:6379, ray://HOST:10001) an existing cluster. Needs "
+                   "robusta-bench[ray]; the store and videos must be at the same paths on every node.")
+@click.option("--no-isolation", is_flag=True,
+              help="Decode and corrupt in threads of this process instead of one child process per video "
+                   "(a native crash then kills the run; for debugging).")
 @click.pass_context
 def extract_cmd(ctx, manifest, extractors, variants, out, gpu, batch_size, workers, split, variant_split, seed, seed_old,
-                crops, corrupted_dir, dtype, precision, limit):
+                crops, corrupted_dir, dtype, precision, limit, shard, ray_address, no_isolation):
     """Extract features of a manifest's videos into a feature store.
 
     \b
@@ -86,13 +96,17 @@ def extract_cmd(ctx, manifest, extractors, variants, out, gpu, batch_size, worke
         if not torch.cuda.is_available() or gpu >= torch.cuda.device_count():
             _usage(ctx, f"--gpu {gpu}: no such CUDA device here")
         device = f"cuda:{gpu}"
+    kw = dict(device=device, batch_size=batch_size, workers=workers, split=split, variant_split=variant_split, seed=seed,
+              crops=crops, corrupted_dir=corrupted_dir, dtype=dtype, precision=precision, limit=limit,
+              progress=progress_enabled(), shard=shard, isolate=not no_isolation)
     try:
-        report = extract(
-            manifest, extractors, variants, out, device=device, batch_size=batch_size, workers=workers, split=split,
-            variant_split=variant_split, seed=seed, crops=crops, corrupted_dir=corrupted_dir, dtype=dtype,
-            precision=precision, limit=limit, progress=progress_enabled(),
-        )
-    except (ValueError, RegistryError, StoreError, FileNotFoundError) as exc:
+        if ray_address is not None:
+            from ..extraction.ray_runner import extract_ray
+
+            report = extract_ray(manifest, extractors, variants, out, address=ray_address, **kw)
+        else:
+            report = extract(manifest, extractors, variants, out, **kw)
+    except (ValueError, RegistryError, StoreError, FileNotFoundError, ImportError) as exc:
         _usage(ctx, str(exc))
         return
     click.echo(report.summary())

@@ -14,7 +14,7 @@ import click
 from .. import BENCHMARK_VERSION, __version__
 from .base import setup_logging
 
-AREAS = ("dataset", "corrupt", "features", "weights", "evaluate", "distribute", "utils")
+AREAS = ("dataset", "corrupt", "features", "store", "weights", "evaluate", "distribute", "utils")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -30,6 +30,7 @@ def cli(verbose: int) -> None:
       corrupt   write corrupted copies of the planned test videos
       show      picture of one frame / spectrogram at severities 0-5
       extract   extract I3D / YAMNet / VGGish features into a feature store
+      verify    check a feature store's shards against their checksums (and repair)
       evaluate  train/score HL-Net and RobustA, write the paper's tables and plots
       publish / download   distribute verified prebuilt feature shards
     """

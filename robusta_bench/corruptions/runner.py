@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -237,13 +237,18 @@ def corrupt_one(job: Job) -> CorruptRecord:
     return rec
 
 
-def _init_worker() -> None:
-    try:
-        import cv2
+def corrupt_isolated(job: Job) -> CorruptRecord:
+    """:func:`corrupt_one` in a child process: a segfault/abort/OOM kill becomes this video's error record."""
+    from ..extraction.isolation import call_isolated
 
-        cv2.setNumThreads(1)
-    except ImportError:  # pragma: no cover
-        pass
+    ok, value = call_isolated(corrupt_one, job)
+    if ok:
+        return value
+    return CorruptRecord(
+        name=job.name, corruption=job.corruption, severity=job.severity, seed=job.seed,
+        source_path=job.source, output_path=os.path.relpath(job.output, job.out_dir),
+        error=f"{job.name}: {value} while corrupting (the run went on)",
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -288,6 +293,8 @@ def corrupt_videos(
     jobs: int = 1,
     video_dir: str | Path | None = None,
     progress: bool = False,
+    shard: tuple[int, int] | str | None = None,
+    ray_address: str | None = None,
 ) -> CorruptReport:
     """Write the corrupted videos of a plan; see the module docstring.
 
@@ -295,7 +302,10 @@ def corrupt_videos(
     and path unless ``video_dir`` is given; relative paths are relative to the
     manifest file). Without ``plan`` the plan is made from the manifest's test
     split with ``seed``. ``jobs`` > 1 uses that many processes; the outputs
-    are identical to ``jobs=1``. Returns a :class:`CorruptReport` (its
+    are identical to ``jobs=1``. ``shard`` ``K/N`` keeps the videos of shard K
+    of N (``robusta_bench.extraction.sharding``); ``ray_address`` runs the
+    videos as Ray tasks (``"local"`` for a Ray instance on this machine).
+    Returns a :class:`CorruptReport` (its
     ``failed`` rows name the videos that failed).
     """
     t0 = time.perf_counter()
@@ -317,7 +327,22 @@ def corrupt_videos(
     sources = resolve_sources(manifest, manifest_dir, video_dir)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    from .outdir import save_merged, start_run
+
+    lease = start_run(out)  # leftovers of killed runs removed; concurrent runs share the manifest under a lock
+    mine: dict[tuple, CorruptRecord] = {}
+
+    def save() -> Path:
+        return save_merged(
+            out, mine, lambda o: read_corrupt_records(o / MANIFEST_NAME), lambda rec: rec.key(),
+            lambda o, merged: write_corrupt_records(o / MANIFEST_NAME, merged.values()),
+        )
+
     todo = corruption_jobs(plan, settings, sevs, fraction, seed, sources, out)
+    if shard is not None:
+        from ..extraction.sharding import parse_shard, select_shard
+
+        todo = select_shard(todo, parse_shard(shard))
 
     known = {rec.key(): rec for rec in read_corrupt_records(out / MANIFEST_NAME)}
     report = CorruptReport()
@@ -338,7 +363,7 @@ def corrupt_videos(
 
     def record(rec: CorruptRecord) -> None:
         nonlocal last_save
-        known[rec.key()] = rec
+        known[rec.key()] = mine[rec.key()] = rec
         report.rows.append({**rec.to_dict(), "status": "failed" if rec.error else "done"})
         if bar is not None:
             bar.update(1)
@@ -346,24 +371,31 @@ def corrupt_videos(
                 bar.write(f"failed: {rec.error}")
         now = time.perf_counter()
         if now - last_save > 2.0:
-            write_corrupt_records(out / MANIFEST_NAME, known.values())
+            save()
             last_save = now
 
     try:
-        if jobs <= 1 or len(pending) <= 1:
-            for job in pending:
-                record(corrupt_one(job))
-        else:
-            import multiprocessing as mp
+        if ray_address is not None:
+            from ..extraction.ray_runner import ray_map
 
-            with ProcessPoolExecutor(max_workers=int(jobs), mp_context=mp.get_context("spawn"), initializer=_init_worker) as pool:
-                futures = [pool.submit(corrupt_one, job) for job in pending]
+            for row in ray_map(corrupt_isolated, pending, ray_address):
+                record(row)
+        elif jobs <= 1 or len(pending) <= 1:
+            for job in pending:
+                record(corrupt_isolated(job))
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            # each thread forks one child per video: processes do the work, a native crash fails one video
+            with ThreadPoolExecutor(max_workers=int(jobs)) as pool:
+                futures = [pool.submit(corrupt_isolated, job) for job in pending]
                 for fut in as_completed(futures):
                     record(fut.result())
     finally:
         if bar is not None:
             bar.close()
-        report.manifest_path = write_corrupt_records(out / MANIFEST_NAME, known.values())
+        report.manifest_path = save()
+        lease.release()
     report.seconds = time.perf_counter() - t0
     return report
 

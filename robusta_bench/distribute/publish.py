@@ -130,6 +130,9 @@ def _collect(store: FeatureStore, chosen: list[tuple[str, Variant]]) -> tuple[li
     for extractor, variant in chosen:
         gdir = store.group_dir(extractor, variant)
         index_file = gdir / INDEX_FILE
+        from ..store.verify import fold_group
+
+        fold_group(gdir)  # commits of killed/concurrent writers into index.json (same content, under the group lock)
         raw = index_file.read_bytes()
         idx = json.loads(raw)
         if int(idx.get("schema_version", -1)) > STORE_SCHEMA_VERSION:

@@ -105,6 +105,10 @@ def extract(
     proto: Protocol = OFFICIAL,
     chunk_size: int = 64,
     shard_rows: int = 50_000,
+    flush_s: float = 0.0,
+    isolate: bool = True,
+    shard: tuple[int, int] | None = None,
+    media_source: Any = None,
 ) -> ExtractReport:
     """Extract features of ``manifest``'s videos into the store ``store_dir``.
 
@@ -118,7 +122,14 @@ def extract(
     ``robusta-bench corrupt`` instead of corrupting in memory. ``precision``
     ``tf32``/``bf16`` is used only if a calibration batch passes the tolerance
     check against fp32 (else fp32 is used and the report says why).
-    Resumable: videos already in a group are skipped. Returns an
+    Resumable and shareable: videos already in a group, or claimed by a
+    concurrent writer, are skipped; each video is committed as it finishes
+    (``flush_s`` > 0 groups the videos finished within that many seconds).
+    ``isolate``: each video's decoding and corruption run in a child process,
+    so a native crash fails that video only (:mod:`.isolation`). ``shard``
+    ``(K, N)`` keeps the videos of shard K of N (:mod:`.sharding`).
+    ``media_source(job, produce_kwargs)``, when given, yields a job's items
+    instead of decoding here (Ray CPU tasks, :mod:`.ray_runner`). Returns an
     :class:`ExtractReport`; failures are recorded in the store and the report,
     never raised. Raises ``ValueError`` / :class:`StoreError` for bad arguments.
     """
@@ -132,6 +143,10 @@ def extract(
     videos = list(manifest) if not isinstance(manifest, (str, Path)) else read_videos(manifest)
     if limit is not None:
         videos = videos[: int(limit)]
+    if shard is not None:
+        from .sharding import parse_shard, select_shard
+
+        videos = select_shard(videos, parse_shard(shard))
     run = _build_run(extractors, device, crops, variant_list)
 
     report = ExtractReport(store=Path(store_dir), videos=len(videos))
@@ -146,8 +161,9 @@ def extract(
     report.precision = dict(effective)
 
     with contextlib.ExitStack() as stack:
+        stack.callback(store.close)
         source = "corrupted-dir" if corrupted_dir is not None else "fused"
-        groups = _open_groups(stack, store, run, variant_list, effective, source, proto, dtype, shard_rows)
+        groups = _open_groups(stack, store, run, variant_list, effective, source, proto, dtype, shard_rows, flush_s)
         report.written = {g.label: 0 for g in groups.values()}
         report.groups = sorted(report.written)
         jobs = extraction_jobs(
@@ -160,7 +176,8 @@ def extract(
         on_done, on_error = _recorders(report)
         batchers = _batchers(run, effective, device, proto, batch_size, on_done, on_error)
         _run_jobs([j for j in jobs if not j.empty], groups, batchers, proto, report, on_done, on_error,
-                  workers=workers, chunk_size=chunk_size, progress=progress, device=device)
+                  workers=workers, chunk_size=chunk_size, progress=progress, device=device, isolate=isolate,
+                  media_source=media_source)
     report.seconds = time.perf_counter() - t_start
     return report
 
@@ -233,7 +250,7 @@ def _build_run(extractors: str | Sequence[Any], device: str, crops: int | None, 
 
 def _open_groups(
     stack: contextlib.ExitStack, store: FeatureStore, run: _Run, variant_list: Sequence[Variant], effective: dict[str, str],
-    source: str, proto: Protocol, dtype: str, shard_rows: int,
+    source: str, proto: Protocol, dtype: str, shard_rows: int, flush_s: float = 0.0,
 ) -> dict[tuple[str, Variant], Group]:
     """Open (or resume) the writer of every (extractor, variant) group of the run."""
     groups: dict[tuple[str, Variant], Group] = {}
@@ -254,6 +271,7 @@ def _open_groups(
             writer = store.writer(
                 n, v, spec_hash=shash, modality=run.modality[n], feature_dim=int(obj.feature_dim),
                 n_crops=len(order) if order is not None else 1, meta=meta, dtype=dtype, shard_rows=shard_rows,
+                flush_s=flush_s,
             )
             stack.enter_context(writer)
             groups[(n, v)] = Group(n, v, run.modality[n], order or (), writer)
@@ -299,10 +317,16 @@ def _batchers(run: _Run, effective: dict[str, str], device: str, proto: Protocol
 
 
 def _run_jobs(work: Sequence[VideoJob], groups, batchers, proto: Protocol, report: ExtractReport, on_done, on_error, *,
-              workers: int, chunk_size: int, progress: bool, device: str = "cpu") -> None:
+              workers: int, chunk_size: int, progress: bool, device: str = "cpu", isolate: bool = True,
+              media_source: Any = None) -> None:
     """Decode (ahead, in ``workers`` threads), corrupt, cut and embed every job's video, in order.
 
-    On a CUDA ``device`` the visual variants are made there (the torch path)."""
+    On a CUDA ``device`` the visual variants are made there (the torch path).
+    ``isolate``: each video's media work runs in a child process (a native
+    crash fails that video only); ``media_source`` replaces the local decode
+    (Ray CPU tasks). Jobs committed or claimed by a concurrent writer are
+    left to it (``report.elsewhere``)."""
+    from .claiming import claimed_jobs
     from ..corruptions.base import get_corruption
     from ..corruptions.visual.device import corruption_device
     from .producer import produce
@@ -319,10 +343,18 @@ def _run_jobs(work: Sequence[VideoJob], groups, batchers, proto: Protocol, repor
             corrupt_device=corrupt_device,
         )
 
+    if media_source is not None:
+        produce_fn = lambda job: media_source(job, {"proto": proto, "chunk_size": chunk_size})  # noqa: E731
+    elif isolate:
+        from .isolation import isolated
+
+        produce_fn = isolated(produce_fn)
     bar = _progress(len(work), progress)
     t_loop = time.perf_counter()
+    writers = {key: g.writer for key, g in groups.items()}
+    todo = claimed_jobs(work, writers, lambda n, grp, why: report.elsewhere.setdefault(n, {}).__setitem__(grp, why))
     try:
-        with job_streams(work, produce_fn, workers) as streams:
+        with job_streams(todo, produce_fn, workers) as streams:
             for job, items in streams:
                 route_items(job, items, groups, batchers, proto, report, on_done, on_error)
                 if bar is not None:

@@ -32,6 +32,7 @@ class ExtractReport:
     timings: dict[str, float] = field(default_factory=dict)
     precision: dict[str, str] = field(default_factory=dict)
     precision_checks: dict[str, str] = field(default_factory=dict)
+    elsewhere: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -65,6 +66,7 @@ class ExtractReport:
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "precision": dict(self.precision),
             "precision_checks": dict(self.precision_checks),
+            "elsewhere": {k: dict(v) for k, v in self.elsewhere.items()},
         }
 
     def summary(self) -> str:
@@ -80,6 +82,9 @@ class ExtractReport:
             total = sum(self.timings.values()) or 1.0
             parts = ", ".join(f"{k} {v:.1f}s ({100 * v / total:.0f}%)" for k, v in sorted(self.timings.items()))
             lines.append(f"time by stage (summed over threads): {parts}")
+        if self.elsewhere:
+            lines.append(f"left to other writers: {sum(len(v) for v in self.elsewhere.values())} video-group(s) "
+                         f"of {len(self.elsewhere)} video(s) (committed or claimed by a concurrent run)")
         for ext, check in self.precision_checks.items():
             lines.append(f"precision check {ext}: {check}")
         for name in sorted(self.failures):

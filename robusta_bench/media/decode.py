@@ -171,15 +171,18 @@ def read_audio(
         if not container.streams.audio:
             raise NoAudioStream(f"{Path(path).name}: no audio stream")
         stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="fltp")
+        # Packed float, not planar: PyAV's planar frames expose one plane too many from 8 channels on
+        # (FFmpeg keeps 8 data pointers) and reading it crashed the process on 7.1 tracks. A packed frame is
+        # one plane for any channel count; it is de-interleaved here.
+        resampler = av.AudioResampler(format="flt")
         parts: list[np.ndarray] = []
         src_rate = stream.rate or stream.codec_context.sample_rate
         for frame in _decode_packets(container, stream, stats):
             src_rate = frame.sample_rate
             for out in resampler.resample(frame):
-                parts.append(out.to_ndarray())
+                parts.append(_deinterleave(out))
         for out in resampler.resample(None):
-            parts.append(out.to_ndarray())
+            parts.append(_deinterleave(out))
     finally:
         container.close()
     if not parts:
@@ -193,6 +196,13 @@ def read_audio(
         samples = resample_audio(samples, int(src_rate), int(rate))
         src_rate = int(rate)
     return samples, int(src_rate)
+
+
+def _deinterleave(frame) -> np.ndarray:
+    """A packed-float audio frame as ``(channels, samples)`` float32."""
+    channels = len(frame.layout.channels)
+    flat = frame.to_ndarray().reshape(-1)
+    return flat[: frame.samples * channels].reshape(frame.samples, channels).T
 
 
 def resample_audio(samples: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:

@@ -23,10 +23,12 @@ than the ``fixed_size_list<float>`` column of schema 1, whose rep/def levels
 made Parquet decoding the evaluation's bottleneck (BENCHMARKS.md). Schema-1
 shards (``fixed_size_list``) are still read, and a group may mix both.
 
-Writes are atomic: a shard is written under a temporary name and renamed, then
-the index is rewritten atomically. A shard that is on disk but not in the index
-(a crash between the two) is an orphan and is deleted when the group is
-reopened, so a killed run resumes without duplicates or holes.
+Writes are crash-safe and shared: every writer names its own shards
+``part-<writer>-<seq>.parquet``, commits each atomically and records it in its
+own append-only log ``commits/<writer>.jsonl``; readers merge ``index.json``
+(a folded snapshot, and the whole index of schema-1/2 groups) with the logs,
+and every read checks each shard against its commit-time checksum
+(:mod:`.commit`, :mod:`.writer`, :mod:`.claims`, :mod:`.verify`).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -42,7 +44,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..files import atomic_path, atomic_write_json, read_json, sha256_file
+from ..files import atomic_write_json, read_json
 from ..vocabulary import parse_variant_text
 
 SCHEMA_VERSION = 2
@@ -123,11 +125,20 @@ class FeatureStore:
         return (self.group_dir(extractor, variant) / INDEX_FILE).exists()
 
     def index(self, extractor: str, variant: Variant) -> dict[str, Any]:
-        path = self.group_dir(extractor, variant) / INDEX_FILE
+        """A group's index as readers see it: ``index.json`` merged with the commit logs (committed shards only)."""
+        from .commit import all_records, merge_view, view_signature
+
+        gdir = self.group_dir(extractor, variant)
+        path = gdir / INDEX_FILE
         if not path.exists():
             have = ", ".join(f"{e}/{v.slug}" for e, v in self.groups()) or "nothing"
             raise StoreError(f"store {self.root} has no features for {extractor} / {variant.slug} (it has: {have})")
-        return read_json(path)
+        cache = self.__dict__.setdefault("_views", {})
+        sig = view_signature(gdir)
+        hit = cache.get(gdir)
+        if hit is None or hit[0] != sig:  # merged once per change of index.json or a log, not per read
+            hit = cache[gdir] = (sig, merge_view(read_json(path), all_records(gdir)))
+        return dict(hit[1])  # nested lists are shared with the cache: treat them as read-only
 
     def groups(self) -> list[tuple[str, Variant]]:
         """All (extractor, variant) groups in the store, sorted."""
@@ -158,15 +169,21 @@ class FeatureStore:
         meta: dict[str, Any] | None = None,
         dtype: str = "float32",
         shard_rows: int = 50_000,
+        flush_s: float | None = None,
     ) -> "GroupWriter":
         """Open (or resume) a group for writing. See :class:`GroupWriter`.
 
         New shards use the current schema; a schema-1 store's marker is raised
         to it, so an older robusta-bench refuses the store instead of misreading it.
         """
+        from .commit import LOCK_FILE
+        from .locks import file_lock
+        from .writer import GroupWriter
+
         marker = self.root / STORE_FILE
-        if int(read_json(marker).get("schema_version", -1)) < SCHEMA_VERSION:
-            atomic_write_json(marker, {"type": "feature_store", "schema_version": SCHEMA_VERSION})
+        with file_lock(self.root / LOCK_FILE):
+            if int(read_json(marker).get("schema_version", -1)) < SCHEMA_VERSION:
+                atomic_write_json(marker, {"type": "feature_store", "schema_version": SCHEMA_VERSION})
         return GroupWriter(
             self.group_dir(extractor, variant),
             extractor=extractor,
@@ -178,6 +195,9 @@ class FeatureStore:
             meta=meta or {},
             dtype=dtype,
             shard_rows=shard_rows,
+            store_root=self.root,
+            lease=self.lease(),
+            flush_s=flush_s,
         )
 
     # ---------------------------------------------------------------- reading
@@ -189,9 +209,10 @@ class FeatureStore:
         wanted = None if names is None else set(names)
         gdir = self.group_dir(extractor, variant)
         for f in idx["files"]:
-            if wanted is not None and not wanted.intersection(f["videos"]):
+            owned = set(f["videos"]) if wanted is None else wanted.intersection(f["videos"])
+            if not owned:
                 continue
-            yield from _read_shard(gdir / f["path"], idx["n_crops"], wanted)
+            yield from _read_shard(gdir / f["path"], idx["n_crops"], owned, f, self.root)
 
     def read(self, extractor: str, variant: Variant, names: Iterable[str] | None = None) -> dict[str, np.ndarray]:
         """All (or the named) videos of a group as ``{name: (crops, T, dim)}``."""
@@ -205,7 +226,7 @@ class FeatureStore:
         return out
 
     def verify(self, extractor: str, variant: Variant) -> list[str]:
-        """Check every shard's size and sha256 against the index; return problems."""
+        """Check every committed shard's size and checksum against its commit record; return problems."""
         idx = self.index(extractor, variant)
         gdir = self.group_dir(extractor, variant)
         problems = []
@@ -213,9 +234,24 @@ class FeatureStore:
             p = gdir / f["path"]
             if not p.exists():
                 problems.append(f"missing {p}")
-            elif p.stat().st_size != f["bytes"] or sha256_file(p) != f["sha256"]:
+            elif p.stat().st_size != f["bytes"] or not _checksum_ok(p.read_bytes(), f):
                 problems.append(f"checksum mismatch {p}")
         return problems
+
+    def lease(self):
+        """This store object's writer lease (one writer id per run), taken on first use."""
+        from .locks import WriterLease
+
+        if getattr(self, "_lease", None) is None:
+            self._lease = WriterLease(self.root).acquire()
+        return self._lease
+
+    def close(self) -> None:
+        """Give up the writer lease, if one was taken."""
+        lease = getattr(self, "_lease", None)
+        if lease is not None:
+            lease.release()
+            self._lease = None
 
 
 def shard_features(column: pa.ChunkedArray | pa.Array, field: pa.Field | None = None) -> np.ndarray:
@@ -244,8 +280,33 @@ def shard_features(column: pa.ChunkedArray | pa.Array, field: pa.Field | None = 
     raise StoreError(f"feature column has type {col.type}; expected fixed_size_binary or fixed_size_list")
 
 
-def _read_shard(path: Path, n_crops: int, wanted: set[str] | None) -> Iterator[tuple[str, np.ndarray]]:
-    table = pq.read_table(path, columns=["name", "crop", "segment", "feature"])
+def _checksum_ok(data: bytes, entry: dict[str, Any]) -> bool:
+    from .commit import FAST_HASH, fast_hash_bytes
+
+    if entry.get(FAST_HASH):
+        return fast_hash_bytes(data) == entry[FAST_HASH]
+    return hashlib.sha256(data).hexdigest() == entry.get("sha256")
+
+
+def read_verified(path: Path, entry: dict[str, Any], root: Path | None = None) -> bytes:
+    """A shard's bytes, checked against its commit record (size, then XXH3-128 or sha256); StoreError if damaged."""
+    how = f"run 'robusta-bench verify {root}' to see what is damaged and how to repair it" if root else "re-extract it"
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise StoreError(f"missing shard {path}: {how}") from None
+    if len(data) != int(entry.get("bytes", len(data))) or not _checksum_ok(data, entry):
+        raise StoreError(f"damaged shard {path} (checksum differs from its commit record): refused; {how}")
+    return data
+
+
+def _read_shard(path: Path, n_crops: int, wanted: set[str] | None, entry: dict[str, Any] | None = None,
+                root: Path | None = None) -> Iterator[tuple[str, np.ndarray]]:
+    if entry is not None:
+        source: Any = pa.BufferReader(read_verified(path, entry, root))
+    else:
+        source = path
+    table = pq.read_table(source, columns=["name", "crop", "segment", "feature"])
     names = table.column("name").to_numpy(zero_copy_only=False)
     feats = shard_features(table.column("feature"), table.schema.field("feature"))
     dim = feats.shape[1]
@@ -262,150 +323,10 @@ def _read_shard(path: Path, n_crops: int, wanted: set[str] | None) -> Iterator[t
         yield name, arr  # contiguous rows: a read-only view of the shard's buffer for float32
 
 
-@dataclass
-class GroupWriter:
-    """Appends videos to one group; resumable. Use as a context manager.
+def __getattr__(name: str) -> Any:
+    # GroupWriter lives in .writer (it imports this module); kept importable from here
+    if name == "GroupWriter":
+        from .writer import GroupWriter
 
-    ``done`` holds the videos already stored (skip them); :meth:`write` buffers a
-    video; full buffers become shards; :meth:`fail` records an error for a video
-    without stopping the run; :meth:`close` flushes. A video written again after
-    a failure clears its error.
-    """
-
-    gdir: Path
-    extractor: str
-    variant: Variant
-    spec_hash: str
-    modality: str
-    feature_dim: int
-    n_crops: int
-    meta: dict[str, Any]
-    dtype: str = "float32"
-    shard_rows: int = 50_000
-    _buf: list[tuple[str, np.ndarray]] = field(default_factory=list)
-    _buf_rows: int = 0
-
-    def __post_init__(self) -> None:
-        if self.dtype not in ("float32", "float16"):
-            raise ValueError("dtype must be float32 or float16")
-        self.gdir.mkdir(parents=True, exist_ok=True)
-        ipath = self.gdir / INDEX_FILE
-        if ipath.exists():
-            self._index = read_json(ipath)
-            for key in ("spec_hash", "feature_dim", "n_crops"):
-                if self._index[key] != getattr(self, key):
-                    raise StoreError(
-                        f"{self.gdir} was written with {key}={self._index[key]!r}, now {getattr(self, key)!r}: "
-                        "use a new store (or delete the group) to re-extract with a different extractor spec"
-                    )
-        else:
-            self._index = {
-                "type": "feature_group",
-                "schema_version": SCHEMA_VERSION,
-                "extractor": self.extractor,
-                "modality": self.modality,
-                "feature_dim": self.feature_dim,
-                "n_crops": self.n_crops,
-                "dtype": self.dtype,
-                "spec_hash": self.spec_hash,
-                "variant": self.variant.to_dict(),
-                "content_key": content_key(self.spec_hash, self.variant, self.meta.get("plan")),
-                "meta": self.meta,
-                "files": [],
-                "errors": {},
-            }
-        listed = {f["path"] for f in self._index["files"]}
-        for orphan in self.gdir.glob("part-*.parquet"):
-            if orphan.name not in listed:
-                orphan.unlink()
-        for tmp in self.gdir.glob(".part-*"):
-            tmp.unlink()
-        self.done: set[str] = {n for f in self._index["files"] for n in f["videos"]}
-
-    def __enter__(self) -> "GroupWriter":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        # Flush what is complete even when the run is interrupted by an error.
-        self.close()
-
-    def write(self, name: str, features: np.ndarray) -> None:
-        """Buffer one video's features ``(crops, T, dim)``."""
-        arr = np.asarray(features)
-        if arr.ndim != 3 or arr.shape[0] != self.n_crops or arr.shape[2] != self.feature_dim:
-            raise ValueError(
-                f"{name}: features must be (crops={self.n_crops}, T, dim={self.feature_dim}), got {arr.shape}"
-            )
-        if name in self.done or any(n == name for n, _ in self._buf):
-            raise StoreError(f"{name} is already in {self.gdir}")
-        self._buf.append((name, arr))
-        self._buf_rows += arr.shape[0] * arr.shape[1]
-        if self._buf_rows >= self.shard_rows:
-            self.flush()
-
-    def fail(self, name: str, error: str) -> None:
-        """Record that ``name`` failed (persisted at the next flush/close)."""
-        self._index["errors"][name] = str(error)
-
-    def flush(self) -> None:
-        """Write buffered videos as one shard, then update the index (both atomic)."""
-        if not self._buf:
-            self._write_index()
-            return
-        numbers = [int(f["path"][5:10]) for f in self._index["files"]]
-        part = f"part-{(max(numbers) + 1) if numbers else 0:05d}.parquet"
-        table = self._table(self._buf)
-        final = self.gdir / part
-        with atomic_path(final) as tmp:
-            # features stay uncompressed (float features barely compress, and a plain buffer decodes at memory
-            # speed); names, crops and segments compress well
-            pq.write_table(
-                table, tmp, compression={"name": "zstd", "crop": "zstd", "segment": "zstd", "feature": "none"},
-                use_dictionary=["name"],
-            )
-        entry = {
-            "path": part,
-            "rows": table.num_rows,
-            "bytes": final.stat().st_size,
-            "sha256": sha256_file(final),
-            "videos": [n for n, _ in self._buf],
-        }
-        self._index["files"].append(entry)
-        self._index["schema_version"] = SCHEMA_VERSION  # a resumed schema-1 group now also holds schema-2 shards
-        for n, _ in self._buf:
-            self._index["errors"].pop(n, None)
-            self.done.add(n)
-        self._buf, self._buf_rows = [], 0
-        self._write_index()
-
-    def close(self) -> None:
-        self.flush()
-
-    def _write_index(self) -> None:
-        atomic_write_json(self.gdir / INDEX_FILE, self._index)
-
-    def _table(self, items: list[tuple[str, np.ndarray]]) -> pa.Table:
-        names, crops, segs, feats = [], [], [], []
-        for name, arr in items:
-            c, t, d = arr.shape
-            names.extend([name] * (c * t))
-            crops.append(np.repeat(np.arange(c, dtype=np.int16), t))
-            segs.append(np.tile(np.arange(t, dtype=np.int32), c))
-            feats.append(arr.reshape(c * t, d).astype(self.dtype, copy=False))
-        dtype = np.dtype(self.dtype).newbyteorder("<")
-        flat = np.ascontiguousarray(np.concatenate(feats) if feats else np.zeros((0, self.feature_dim)), dtype=dtype)
-        width = self.feature_dim * dtype.itemsize
-        feature = pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), flat.shape[0], [None, pa.py_buffer(flat)])
-        field_ = pa.field("feature", pa.binary(width), nullable=False,
-                          metadata={"dtype": self.dtype, "dim": str(self.feature_dim)})
-        schema = pa.schema([pa.field("name", pa.string()), pa.field("crop", pa.int16()),
-                            pa.field("segment", pa.int32()), field_])
-        return pa.Table.from_arrays(
-            [
-                pa.array(names, type=pa.string()),
-                pa.array(np.concatenate(crops) if crops else np.zeros(0, np.int16)),
-                pa.array(np.concatenate(segs) if segs else np.zeros(0, np.int32)),
-                feature,
-            ],
-            schema=schema,
-        )
+        return GroupWriter
+    raise AttributeError(name)

@@ -83,6 +83,14 @@ def read_store_videos(store_root: str | Path) -> dict[str, dict[str, Any]]:
 
 def update_store_videos(store_root: str | Path, videos: Iterable[Any]) -> None:
     """Record the split and label of ``videos`` (objects with ``name``, ``split``, ``label``) in the store."""
+    from .commit import LOCK_FILE
+    from .locks import file_lock
+
+    with file_lock(Path(store_root) / LOCK_FILE):  # concurrent runs: read-modify-write under the store's lock
+        _update_store_videos(store_root, videos)
+
+
+def _update_store_videos(store_root: str | Path, videos: Iterable[Any]) -> None:
     import pandas as pd
 
     current = read_store_videos(store_root)
