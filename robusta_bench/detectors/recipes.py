@@ -17,7 +17,8 @@ training), named so that results say how a detector was trained:
   code. The default of ``robusta``; for ``hlnet`` it trains the baseline
   exactly like RobustA.
 - ``demo``: the detector's default recipe scaled for ``make demo``'s ~24
-  training videos (200 epochs, lr 5e-4, batch 8, per-epoch cosine): the full
+  training videos (200 epochs, lr 5e-4, batch 8, per-epoch cosine stepped
+  after each epoch; the rest as the detector's default): the full
   recipes give 1-50 optimiser steps on so few samples, which leaves both
   detectors near chance.
 
@@ -61,7 +62,14 @@ PAPER: dict[str, Any] = {
     "milestones": (),
     "scheduler_step": "after_epoch",
 }
-DEMO_CHANGES: dict[str, Any] = {"epochs": 200, "lr": 5e-4, "batch_size": 8, "schedule": "cosine", "milestones": ()}
+DEMO_CHANGES: dict[str, Any] = {
+    "epochs": 200,
+    "lr": 5e-4,
+    "batch_size": 8,
+    "schedule": "cosine",
+    "milestones": (),
+    "scheduler_step": "after_epoch",
+}
 RECIPE_NAMES = ("paper", "official", "demo")
 #: the recipe each detector trains with unless told otherwise (others: official)
 DEFAULT_RECIPE: dict[str, str] = {"robusta": "paper"}

@@ -151,13 +151,18 @@ def evaluate(
     fig4: Sequence[str] = FIG4_SETTINGS,
     table5: str = TABLE5_SETTING,
     detector_options: Mapping[str, Mapping[str, Any]] | None = None,
+    recipe: str | Path | None = None,
+    overrides: Sequence[str] | Mapping[str, Any] | None = None,
 ) -> EvalResult:
     """Train/load, score and tabulate (see the module docstring). Returns an :class:`EvalResult`.
 
     ``severity`` and ``variant_seed`` pick the store variant of every corruption
     (``<corruption>-s<severity>-seed<variant_seed>``); ``seeds`` are training
     seeds (results are averaged over them); ``checkpoints`` maps a method label
-    to a detector file used instead of training.
+    to a detector file used instead of training. ``recipe`` and ``overrides``
+    choose the training hyper-parameters of every trained method (each
+    detector's own version of a named recipe; default: the detector's default
+    recipe, see :mod:`robusta_bench.detectors.recipes`).
     """
     from .training import load_train_set, resolve_extractors, resolve_method, train_config, build_for
 
@@ -184,6 +189,8 @@ def evaluate(
         raise ValueError("at least one method is needed")
     for lb in labels:
         resolve_method(lb)
+    recipes = {lb: train_config(epochs, device, method=lb, recipe=recipe, overrides=overrides) for lb in labels}
+    used_recipes: dict[str, Any] = {}
     if precision != "float32":  # refuse before any training, naming the detector that cannot
         from ..detectors.base import get_detector_class
 
@@ -248,12 +255,15 @@ def evaluate(
         for lb in train_labels:
             if lb in loaded:
                 det = loaded[lb]
+                used_recipes[lb] = (getattr(det, "train_info", {}) or {}).get("config")
             else:
                 if train_set is None:
                     train_set, _ = load_train_set(store, manifest, visual_extractor=vext, audio_extractor=aext)
                 det = build_for(lb, train_set, detector_options.get(lb))
-                log.info("training %s (seed %d)", lb, seed)
-                det.fit(train_set, train_config(epochs, device), seed=seed, progress=progress)
+                cfg = recipes.get(lb) or train_config(epochs, device, method=lb, recipe=recipe, overrides=overrides)
+                log.info("training %s (seed %d, recipe %s)", lb, seed, cfg.recipe)
+                det.fit(train_set, cfg, seed=seed, progress=progress)
+                used_recipes[lb] = cfg.to_dict()
                 det.train_info.setdefault("seed", seed)
             if lb == pad and lb not in labels:
                 run = MethodRun(lb, det, None, seed)
@@ -334,6 +344,7 @@ def evaluate(
         "test_videos": len(ok_names),
         "checkpoints": {k: str(v) for k, v in checkpoints.items()},
         "epochs": epochs,
+        "recipes": _jsonable(used_recipes),
         "device": device,
         "precision": precision,
         "fig4": [s.name for s in fig4_settings] if want_fig4 else [],
