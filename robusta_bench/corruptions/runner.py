@@ -37,6 +37,7 @@ import pandas as pd
 from ..files import atomic_path, sha256_file
 from ..manifest import read_table, write_table
 from ..seeding import corruption_seed
+from .audio.overlay import make_corruption, noise_file, noise_source
 from .base import CORRUPTIONS, SEVERITIES, corruption_names, get_corruption
 from .plan import CLEAN, MISSING, Plan, PlanError, make_plan
 
@@ -54,6 +55,7 @@ MANIFEST_COLUMNS = (
     "output_path",
     "sha256",
     "error",
+    "noise_source",
 )
 KEY = ("name", "corruption", "severity", "seed")
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".ts")
@@ -75,6 +77,7 @@ class Job:
     seed: int
     output: str  # absolute path
     out_dir: str
+    noise_dir: str = ""  # overlay noise recordings (--noise-dir); "" = generated noise
 
     def key(self) -> tuple:
         return (self.name, self.corruption, self.severity, self.seed)
@@ -191,6 +194,7 @@ def plan_jobs(
     seed: int,
     sources: dict[str, str],
     out_dir: str | Path,
+    noise_dir: str | Path | None = None,
 ) -> list[Job]:
     """The outputs needed for ``settings`` x ``severities`` at ``fraction`` (deduplicated, ordered)."""
     out_dir = Path(out_dir).resolve()
@@ -213,6 +217,7 @@ def plan_jobs(
                         seed=int(seed),
                         output=str(output_path(out_dir, name, corruption, severity, seed)),
                         out_dir=str(out_dir),
+                        noise_dir=str(Path(noise_dir).resolve()) if noise_dir is not None else "",
                     )
                     jobs.setdefault(job.key(), job)
     return list(jobs.values())
@@ -235,10 +240,12 @@ def corrupt_one(job: Job) -> dict[str, Any]:
         "output_path": os.path.relpath(job.output, job.out_dir),
         "sha256": "",
         "error": "",
+        "noise_source": "",
     }
     try:
-        corr = get_corruption(job.corruption)
+        corr = make_corruption(job.corruption, job.noise_dir or None)
         row["modality"], row["version"] = corr.modality, corr.version
+        row["noise_source"] = corr.noise_source() if hasattr(corr, "noise_source") else ""
         if not job.source:
             raise LookupError(f"{job.name}: in the plan but not in the manifest")
         if not Path(job.source).exists():
@@ -309,7 +316,7 @@ def _load_manifest(out_dir: Path) -> pd.DataFrame:
     for col in MANIFEST_COLUMNS:
         if col not in df:
             df[col] = ""
-    for col in ("error", "sha256"):
+    for col in ("error", "sha256", "noise_source"):
         df[col] = df[col].astype(object).where(df[col].notna(), "").astype(str)
     return df.loc[:, list(MANIFEST_COLUMNS)]
 
@@ -325,9 +332,12 @@ def _is_finished(job: Job, rec: dict[str, Any] | None) -> bool:
         return False
     try:
         version = get_corruption(job.corruption).version
+        noise = noise_source(job.corruption, job.noise_dir or None) or ""
     except Exception:
         return False
     if int(rec.get("version") or 0) != version or not Path(job.output).exists():
+        return False
+    if str(rec.get("noise_source") or "") != noise:  # other noise: the output differs
         return False
     return sha256_file(job.output) == rec["sha256"]
 
@@ -347,6 +357,7 @@ def corrupt_videos(
     jobs: int = 1,
     video_dir: str | Path | None = None,
     progress: bool = False,
+    noise_dir: str | Path | None = None,
 ) -> CorruptReport:
     """Write the corrupted videos of a plan; see the module docstring.
 
@@ -354,8 +365,11 @@ def corrupt_videos(
     and path unless ``video_dir`` is given; relative paths are relative to the
     manifest file). Without ``plan`` the plan is made from the manifest's test
     split with ``seed``. ``jobs`` > 1 uses that many processes; the outputs
-    are identical to ``jobs=1``. Returns a :class:`CorruptReport` (its
-    ``failed`` rows name the videos that failed).
+    are identical to ``jobs=1``. ``noise_dir`` holds the user's noise
+    recordings for the overlay types (NOISEX-92 names, see
+    :mod:`.audio.overlay`); each row's ``noise_source`` says which noise was
+    used. Returns a :class:`CorruptReport` (its ``failed`` rows name the
+    videos that failed).
     """
     t0 = time.perf_counter()
     manifest_dir = None
@@ -366,6 +380,11 @@ def corrupt_videos(
         raise RunnerError("the manifest has no 'name' column")
     settings = parse_types(types)
     sevs = parse_severities(severities)
+    if noise_dir is not None:
+        try:
+            noise_file(noise_dir, "hf_channel")  # a bad folder is a usage error, before any work
+        except ValueError as exc:
+            raise RunnerError(str(exc)) from exc
     if plan is None:
         try:
             plan = make_plan(manifest, seed=seed)
@@ -376,7 +395,7 @@ def corrupt_videos(
     sources = resolve_sources(manifest, manifest_dir, video_dir)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    todo = plan_jobs(plan, settings, sevs, fraction, seed, sources, out)
+    todo = plan_jobs(plan, settings, sevs, fraction, seed, sources, out, noise_dir)
 
     known = {tuple(r[k] if k not in ("severity", "seed") else int(r[k]) for k in KEY): r for r in _load_manifest(out).to_dict("records")}
     report = CorruptReport()

@@ -213,14 +213,15 @@ def group_spec(
     }
 
 
-def variant_plan(variant: Variant, source: str) -> str:
-    """The plan string of a group's content key: source, corruption and its version."""
+def variant_plan(variant: Variant, source: str, noise: str | None = None) -> str:
+    """The plan string of a group's content key: source, corruption and its version (and a user noise file)."""
     if variant.is_clean:
         return f"benchmark={BENCHMARK_VERSION};source=clean"
     from ..corruptions.base import CORRUPTIONS
 
     version = getattr(CORRUPTIONS.get(variant.corruption), "version", 1)
-    return f"benchmark={BENCHMARK_VERSION};source={source};corruption={variant.corruption};version={version}"
+    plan = f"benchmark={BENCHMARK_VERSION};source={source};corruption={variant.corruption};version={version}"
+    return plan + (f";noise={noise}" if noise and noise != "generated" else "")
 
 
 @dataclass
@@ -399,6 +400,7 @@ def extract(
     seed: int = 0,
     crops: int | None = None,
     corrupted_dir: str | Path | None = None,
+    noise_dir: str | Path | None = None,
     dtype: str = "float32",
     precision: str = "fp32",
     limit: int | None = None,
@@ -416,14 +418,16 @@ def extract(
     for videos of ``variant_split``; visual corruptions go to visual extractors
     and audio ones to audio extractors. ``crops`` overrides the number of crops
     (1 = centre only). ``corrupted_dir`` reads the corrupted media written by
-    ``robusta-bench corrupt`` instead of corrupting in memory. ``precision``
+    ``robusta-bench corrupt`` instead of corrupting in memory; ``noise_dir``
+    holds noise recordings for the overlay corruptions (NOISEX-92 names; its
+    source is recorded in the group metadata as ``noise_source``). ``precision``
     ``tf32``/``bf16`` is used only if a calibration batch passes the tolerance
     check against fp32 (else fp32 is used and the report says why).
     Resumable: videos already in a group are skipped. Returns an
     :class:`ExtractReport`; failures are recorded in the store and the report,
     never raised. Raises ``ValueError`` / :class:`StoreError` for bad arguments.
     """
-    from ..corruptions.base import get_corruption
+    from ..corruptions.audio.overlay import make_corruption, noise_source
     from .precision import PRECISIONS, PrecisionEmbed
     from .producer import produce
 
@@ -504,9 +508,11 @@ def extract(
                 m = variant_modality(v)
                 if m is not None and m != modality[n]:
                     continue
-                plan = variant_plan(v, source)
+                noise = None if v.is_clean or corrupted_dir is not None else noise_source(v.corruption, noise_dir)
+                plan = variant_plan(v, source, noise)
                 meta = {
                     "plan": plan,
+                    "noise_source": noise if corrupted_dir is None else "see corrupt_manifest.csv of --corrupted-dir",
                     "protocol": proto.to_dict(),
                     "crops": list(order) if order is not None else None,
                     "precision": effective[n],
@@ -571,7 +577,7 @@ def extract(
                 job,
                 proto=proto,
                 seed_of=lambda name, v: corruption_seed(name, v.corruption, v.severity, v.seed),
-                corruption_of=get_corruption,
+                corruption_of=lambda name: make_corruption(name, noise_dir),
                 chunk_size=chunk_size,
             )
 
