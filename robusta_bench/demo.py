@@ -90,7 +90,8 @@ def run_demo(
         raise click.ClickException("feature extraction failed for some videos (see above)")
     _done(t0)
 
-    t0 = _step("4/4 train HL-Net and RobustA on clean train features; score the corrupted test set")
+    t0 = _step(f"4/4 train HL-Net and RobustA on clean train features (recipe '{DEMO_RECIPE}': the full recipes "
+               "give ~50 optimiser steps on this small set); score the corrupted test set")
     from .evaluation.training import build_for, load_train_set, train_config
 
     models = out / "models"
