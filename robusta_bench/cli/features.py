@@ -140,9 +140,6 @@ def export_cmd(ctx, fmt, store, out_dir, visual_extractor, audio_extractor, vari
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the variant (with CORRUPTION@SEVERITY).")
 @click.option("--trim/--no-trim", default=True, show_default=True,
               help="Drop the last visual row when the video's audio file is one row shorter (as the official code does).")
-@click.option("--noise-dir", type=click.Path(exists=True, file_okay=False), default=None,
-              help="Your noise recordings for babble, hf_channel, pink_noise, white_noise under their NOISEX-92 names "
-                   "(babble.wav, hfchannel.wav, pink.wav, white.wav); default: generated noise. Recorded in the store.")
 @click.option("--dtype", type=click.Choice(["float32", "float16"]), default="float32", show_default=True,
               help="Storage dtype in the store.")
 @click.pass_context
