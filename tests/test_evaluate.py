@@ -268,3 +268,19 @@ def test_each_shard_is_decoded_once(data, monkeypatch):
         assert sorted(read) == sorted((ext, slug, tuple(s)) for s in shards)
     # the layouts really differ (2 visual crops vs 1 audio crop per row budget)
     assert len(store.index("vis", Variant())["files"]) > len(store.index("aud", Variant())["files"])
+
+
+def test_table_v_padding_with_audio_as_wide_as_visual_is_refused_before_training(tmp_path, monkeypatch):
+    """Issue 17: robusta-pad with audio features as wide as the visual ones fails first, saying why."""
+    from robusta_bench.detectors.hlnet import HLNetDetector
+
+    monkeypatch.setattr(sup, "ADIM", sup.VDIM)
+    d = sup.make_dataset(tmp_path / "wide")
+
+    def no_training(*a, **k):
+        raise AssertionError("trained before refusing the padding ablation")
+
+    monkeypatch.setattr(HLNetDetector, "fit", no_training)
+    with pytest.raises(ValueError, match=f"{sup.VDIM}-d audio and {sup.VDIM}-d visual.*appends nothing"):
+        evaluate(d["store"], d["manifest"], d["annotations"], methods=("robusta",), baseline="hlnet",
+                 corruptions="pitch_shift", levels=(0, 100), tables="I,V")

@@ -251,6 +251,11 @@ def evaluate(
             raise ValueError(f"checkpoint {path} for {lb!r} was trained with {wrong}, but {lb!r} means {fixed}")
         loaded[lb] = det
     main_settings = [s for s in settings]
+    pads = [lb for lb in train_labels if lb.endswith("-pad") and lb not in loaded]
+    if pads:  # the padding ablation refuses audio as wide as the visual features: say so before any training
+        train_set, _ = load_train_set(store, manifest, visual_extractor=vext, audio_extractor=aext)
+        for lb in pads:
+            build_for(lb, train_set, detector_options.get(lb))
     for seed in seeds:
         for lb in train_labels:
             if lb in loaded:
