@@ -78,7 +78,7 @@ def train_cmd(ctx, method, store, manifest, out, recipe, overrides, epochs, seed
     \b
     Example:
       robusta-bench train --method robusta --store store --manifest data/index.csv \\
-          --out robusta.safetensors --epochs 50 --seed 0
+          --out robusta.safetensors --recipe paper --seed 0
     """
     from ..evaluation.training import train_detector
 
