@@ -36,6 +36,7 @@ from .graph import as_tensor, cosine_from_gram
 from .hlnet import DROPOUT, HLNet
 from .inference import FusedTail, SharedInputs, check_visual, compute_dtype, product, rows_per_pass
 from .mil import cap_length, pad_batch
+from .sampling import epoch_samples
 
 ALIGNS = ("project", "pad")
 FUSIONS = ("gmm", "average")
@@ -375,31 +376,6 @@ class RobustADetector(Detector):
         self.gmm = {mod: None for mod in ("visual", "audio")}
         for mod, m in meta.get("gmm", {}).items():
             self.gmm[mod] = ModalityGMM.from_arrays(arrays, m, f"gmm.{mod}")
-
-
-def epoch_samples(train: TrainSet, sampling: str, seed: int, epoch: int) -> list[tuple[int, str, int]]:
-    """The training samples of one epoch, ``(video, modality, crop)`` (crop is 0 for audio).
-
-    - ``eq2`` (Eq. 2, the default): ``2n`` samples, the visual features and the
-      projected audio features of each of the ``n`` videos; the visual sample
-      is one of the video's crops, drawn uniformly per (seed, epoch, video),
-      since the crops are augmented views of the same video;
-    - ``crop_coin`` (the scheme before issue 17): one sample per (video, crop),
-      visual or audio by a fair coin per (seed, epoch); ``crops x n`` samples.
-    """
-    if sampling == "eq2":
-        rng = rng_for("robusta-crop", int(seed), int(epoch))
-        crops = rng.random(len(train))
-        out = []
-        for i, v in enumerate(train.visual):
-            out.append((i, "visual", min(int(crops[i] * v.shape[0]), v.shape[0] - 1)))
-            out.append((i, "audio", 0))
-        return out
-    if sampling == "crop_coin":
-        items = [(i, c) for i, v in enumerate(train.visual) for c in range(v.shape[0])]
-        use_visual = rng_for("robusta-modality", int(seed), int(epoch)).random(len(items)) < 0.5
-        return [(i, "visual", c) if u else (i, "audio", 0) for (i, c), u in zip(items, use_visual)]
-    raise ValueError(f"unknown RobustA sampling {sampling!r} (eq2 or crop_coin)")
 
 
 def segment_features(train: TrainSet, modality: str) -> list[np.ndarray]:

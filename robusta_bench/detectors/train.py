@@ -26,6 +26,7 @@ import torch
 
 from ..seeding import derive_seed
 from .mil import hlnet_loss
+from .sampling import SAMPLINGS
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +39,6 @@ SCHEDULES = ("step", "cosine", "cosine_steps", "none")
 SCHEDULER_STEPS = ("before_epoch", "after_epoch")
 #: ``default``: PyTorch's default bias initialisation (the official code); ``zero``: zero biases
 BIAS_INITS = ("default", "zero")
-#: RobustA's samples per epoch: ``eq2`` = each video's visual (one crop, drawn per epoch) and its
-#: audio, 2n samples; ``crop_coin`` = every (video, crop) once, visual or audio by a coin flip
-SAMPLINGS = ("eq2", "crop_coin")
 
 
 @dataclass
