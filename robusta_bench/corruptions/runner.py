@@ -17,8 +17,9 @@ Every random draw comes from ``corruption_seed(name, type, severity, seed)``, so
 an output does not depend on order or worker count. Outputs are written under
 a temporary name and renamed when complete. ``OUT/corrupt_manifest.csv``
 records every item (name, corruption, modality, severity, seed, version,
-source_path, output_path relative to OUT, sha256, error), merged across runs;
-a rerun skips items whose output exists with the recorded sha256 and version.
+source_path, output_path relative to OUT, sha256, error, noise_source), merged
+across runs; a rerun skips items whose output exists with the recorded sha256,
+version and noise source (``--noise-dir``, see :mod:`.audio.overlay`).
 A failing video becomes a row with an ``error`` and never stops the others.
 """
 
