@@ -57,9 +57,15 @@ def _print_registry() -> None:
               help="Folder holding <name>.mp4 (etc.) when the manifest has no path column.")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Worker processes; results are identical for any value.")
+@click.option("--noise-dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
+              help="Folder with your noise recordings for the overlay types, under their NOISEX-92 names: "
+                   "babble.wav, hfchannel.wav, pink.wav, white.wav (any audio extension). Each is looped/cropped to "
+                   "the track from a seeded offset and mixed at the level's SNR; a type without a file uses its "
+                   "generated noise. The noise source (generated or the file's sha256) is recorded per output.")
 @click.option("--list", "list_only", is_flag=True, help="Print the corruption registry (modality, levels and parameters) and exit.")
 @click.pass_context
-def corrupt_cmd(ctx, types, severities, fraction, seed, seed_old, manifest, out_dir, plan_file, video_dir, jobs, list_only):
+def corrupt_cmd(ctx, types, severities, fraction, seed, seed_old, manifest, out_dir, plan_file, video_dir, jobs, noise_dir,
+                list_only):
     """Write corrupted copies of the planned test videos.
 
     Visual corruptions re-encode the video (libx264, CRF 17, same size and frame
@@ -87,7 +93,7 @@ def corrupt_cmd(ctx, types, severities, fraction, seed, seed_old, manifest, out_
     try:
         report = corrupt_videos(
             manifest, out_dir, types=types, severities=severities, fraction=fraction, seed=seed,
-            plan=plan_file, jobs=jobs, video_dir=video_dir, progress=progress_enabled(),
+            plan=plan_file, jobs=jobs, video_dir=video_dir, progress=progress_enabled(), noise_dir=noise_dir,
         )
     except (RunnerError, RegistryError) as exc:
         raise click.UsageError(str(exc)) from exc

@@ -98,6 +98,7 @@ def extract(
     seed: int = 0,
     crops: int | None = None,
     corrupted_dir: str | Path | None = None,
+    noise_dir: str | Path | None = None,
     dtype: str = "float32",
     precision: str = "fp32",
     limit: int | None = None,
@@ -115,7 +116,9 @@ def extract(
     for videos of ``variant_split``; visual corruptions go to visual extractors
     and audio ones to audio extractors. ``crops`` overrides the number of crops
     (1 = centre only). ``corrupted_dir`` reads the corrupted media written by
-    ``robusta-bench corrupt`` instead of corrupting in memory. ``precision``
+    ``robusta-bench corrupt`` instead of corrupting in memory; ``noise_dir``
+    holds noise recordings for the overlay corruptions (NOISEX-92 names; its
+    source is recorded in the group metadata as ``noise_source``). ``precision``
     ``tf32``/``bf16`` is used only if a calibration batch passes the tolerance
     check against fp32 (else fp32 is used and the report says why).
     Resumable: videos already in a group are skipped. Returns an
@@ -147,7 +150,8 @@ def extract(
 
     with contextlib.ExitStack() as stack:
         source = "corrupted-dir" if corrupted_dir is not None else "fused"
-        groups = _open_groups(stack, store, run, variant_list, effective, source, proto, dtype, shard_rows)
+        groups = _open_groups(stack, store, run, variant_list, effective, source, proto, dtype, shard_rows,
+                              None if corrupted_dir is not None else noise_dir)
         report.written = {g.label: 0 for g in groups.values()}
         report.groups = sorted(report.written)
         jobs = extraction_jobs(
@@ -160,7 +164,7 @@ def extract(
         on_done, on_error = _recorders(report)
         batchers = _batchers(run, effective, device, proto, batch_size, on_done, on_error)
         _run_jobs([j for j in jobs if not j.empty], groups, batchers, proto, report, on_done, on_error,
-                  workers=workers, chunk_size=chunk_size, progress=progress)
+                  workers=workers, chunk_size=chunk_size, progress=progress, noise_dir=noise_dir)
     report.seconds = time.perf_counter() - t_start
     return report
 
@@ -233,9 +237,17 @@ def _build_run(extractors: str | Sequence[Any], device: str, crops: int | None, 
 
 def _open_groups(
     stack: contextlib.ExitStack, store: FeatureStore, run: _Run, variant_list: Sequence[Variant], effective: dict[str, str],
-    source: str, proto: Protocol, dtype: str, shard_rows: int,
+    source: str, proto: Protocol, dtype: str, shard_rows: int, noise_dir: str | Path | None = None,
 ) -> dict[tuple[str, Variant], Group]:
-    """Open (or resume) the writer of every (extractor, variant) group of the run."""
+    """Open (or resume) the writer of every (extractor, variant) group of the run.
+
+    The overlay noise of a corrupted variant (generated, or a ``noise_dir``
+    recording: then part of the content key) is recorded as ``meta.noise_source``;
+    media read from ``--corrupted-dir`` record theirs in its corrupt manifest.
+    """
+    from ..corruptions.audio.overlay import noise_source
+
+    corrupted = source == "corrupted-dir"
     groups: dict[tuple[str, Variant], Group] = {}
     for n, obj in run.by_name.items():
         order = run.crop_orders.get(n)
@@ -245,9 +257,11 @@ def _open_groups(
             m = variant_modality(v)
             if m is not None and m != run.modality[n]:
                 continue
-            plan = variant_plan(v, source)
+            noise = None if v.is_clean or corrupted else noise_source(v.corruption, noise_dir)
+            plan = variant_plan(v, source, noise)
             meta = {
-                "plan": plan, "protocol": proto.to_dict(), "crops": list(order) if order is not None else None,
+                "plan": plan, "noise_source": noise if not corrupted else "see corrupt_manifest.csv of --corrupted-dir",
+                "protocol": proto.to_dict(), "crops": list(order) if order is not None else None,
                 "precision": effective[n], "source": "clean" if v.is_clean else source, "spec": gspec,
             }
             check_resume(store, n, v, shash, plan, dtype)
@@ -299,8 +313,12 @@ def _batchers(run: _Run, effective: dict[str, str], device: str, proto: Protocol
 
 
 def _run_jobs(work: Sequence[VideoJob], groups, batchers, proto: Protocol, report: ExtractReport, on_done, on_error, *,
-              workers: int, chunk_size: int, progress: bool) -> None:
-    """Decode (ahead, in ``workers`` threads), corrupt, cut and embed every job's video, in order."""
+              workers: int, chunk_size: int, progress: bool, noise_dir: str | Path | None = None) -> None:
+    """Decode (ahead, in ``workers`` threads), corrupt, cut and embed every job's video, in order.
+
+    The overlay corruptions use the recordings of ``noise_dir`` (default: their generated noise).
+    """
+    from ..corruptions.audio.overlay import make_corruption
     from ..corruptions.base import get_corruption
     from .producer import produce
 
@@ -309,7 +327,7 @@ def _run_jobs(work: Sequence[VideoJob], groups, batchers, proto: Protocol, repor
             job,
             proto=proto,
             seed_of=lambda name, v: get_corruption(v.corruption).sample(v.severity, v.seed, name)["item_seed"],
-            corruption_of=get_corruption,
+            corruption_of=lambda name: make_corruption(name, noise_dir),
             chunk_size=chunk_size,
         )
 
