@@ -20,6 +20,9 @@ $(STAMP): pyproject.toml
 test: install
 	$(PY) -m pytest -q tests
 
+# The demo trains with the 'demo' recipe (docs/detectors.md, "Training recipes"): each
+# detector's default recipe with 200 epochs, lr 5e-4 and batch 8, because the paper's and the
+# official recipes give ~50 optimiser steps on the demo's ~24 training videos.
 demo: install
 	$(PY) -m robusta_bench.demo --out demo_out
 

@@ -5,8 +5,8 @@
 ``DEMO_DIR`` is the folder ``make demo`` wrote (default ``demo_out``): its
 synthetic dataset and feature store are reused (nothing is extracted again).
 For every seed, HL-Net and RobustA are trained on the clean train features
-with the demo's recipe (:data:`robusta_bench.demo.DEMO_TRAIN`; checkpoints are
-kept in ``DEMO_DIR/models`` and reused on a rerun) and scored on the demo's
+with the demo's recipe (:data:`robusta_bench.demo.DEMO_RECIPE`, or ``--recipe``;
+checkpoints are kept in ``DEMO_DIR/models`` under the recipe's name and reused on a rerun) and scored on the demo's
 settings and levels. The script prints, per setting and level, the mean and
 the standard deviation over seeds of the official frame-level AP of both
 methods and the gap, and checks the paper's claims:
@@ -32,18 +32,17 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 
 
-def train_seed(demo: Path, seed: int, train_set, log) -> dict[str, Path]:
-    """Checkpoints of both methods for ``seed`` (trained with the demo recipe unless present)."""
-    from robusta_bench.demo import DEMO_TRAIN
+def train_seed(demo: Path, seed: int, train_set, log, recipe: str) -> dict[str, Path]:
+    """Checkpoints of both methods for ``seed`` (trained with ``recipe`` unless present)."""
     from robusta_bench.evaluation.training import build_for, train_config
 
     out = {}
     for method in ("hlnet", "robusta"):
-        path = demo / "models" / f"{method}-seed{seed}.safetensors"
+        path = demo / "models" / f"{method}-{Path(recipe).stem}-seed{seed}.safetensors"
         if not path.exists():
             t0 = time.perf_counter()
             det = build_for(method, train_set)
-            det.fit(train_set, train_config(**DEMO_TRAIN), seed=seed)
+            det.fit(train_set, train_config(method=method, recipe=recipe), seed=seed)
             det.save(path)
             log(f"trained {method} seed {seed} in {time.perf_counter() - t0:.0f} s")
         out[method] = path
@@ -55,13 +54,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("demo_dir", nargs="?", type=Path, default=Path("demo_out"), help="folder written by make demo")
     p.add_argument("--seeds", default="0,1,2", help="training seeds (default 0,1,2)")
     p.add_argument("--threads", type=int, default=2, help="torch threads")
+    p.add_argument("--recipe", default="demo", help="training recipe (name or TOML file; default demo)")
     p.add_argument("--no-write", action="store_true", help="do not write benchmarks/results/science.md")
     args = p.parse_args(argv)
 
     import torch
 
     from robusta_bench.dataset.index import read_manifest
-    from robusta_bench.demo import DEMO_LEVELS, DEMO_TRAIN, DEMO_VARIANTS
+    from robusta_bench.demo import DEMO_LEVELS, DEMO_VARIANTS
+    from robusta_bench.evaluation.training import train_config
     from robusta_bench.evaluation.runner import evaluate
     from robusta_bench.evaluation.training import load_train_set
     from robusta_bench.store.feature_store import FeatureStore
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     corruptions = [v.split("@")[0] for v in DEMO_VARIANTS] + ["missing_visual", "missing_audio"]
     rows = []
     for seed in seeds:
-        ckpts = train_seed(demo, seed, train_set, print)
+        ckpts = train_seed(demo, seed, train_set, print, args.recipe)
         res = evaluate(store, manifest, demo / "synth" / "annotations.txt", methods=("robusta",), baseline="hlnet",
                        visual_extractor="i3d-inception", audio_extractor="yamnet", corruptions=corruptions,
                        levels=DEMO_LEVELS, severity=5, seeds=(seed,), checkpoints=ckpts, out_dir=None)
@@ -100,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         f"Command: `.venv/bin/python benchmarks/science.py {' '.join(shlex.quote(a) for a in (argv or sys.argv[1:]))}`",
         "",
-        f"Demo benchmark (synthetic, `make demo`), training seeds {seeds}, recipe {DEMO_TRAIN}; official frame AP (%), "
+        f"Demo benchmark (synthetic, `make demo`), training seeds {seeds}, recipe {args.recipe} "
+        f"(hlnet: {train_config(method='hlnet', recipe=args.recipe).to_dict()}; "
+        f"robusta: {train_config(method='robusta', recipe=args.recipe).to_dict()}); official frame AP (%), "
         "mean ± standard deviation over the seeds; gap = RobustA - HL-Net.",
         "",
         "| setting | modality | level % | HL-Net | RobustA | gap |",

@@ -7,7 +7,7 @@ Two kinds of manifest travel between the stages:
 - ``corrupted_media`` (:class:`CorruptRecord`): ``OUT/corrupt_manifest.csv``,
   one row per corrupted file, with the parameters its corruption sampled
   (:meth:`~robusta_bench.corruptions.base.Corruption.sample`), so an item can
-  be replayed from its row.
+  be replayed from its row, and the overlay noise it used (``noise_source``).
 
 Every manifest file written carries its ``type`` and ``schema_version``
 (columns of :mod:`robusta_bench.manifest`); files of before (without them) are
@@ -87,6 +87,8 @@ class CorruptRecord:
     sha256: str = ""
     error: str = ""
     params: dict[str, Any] = field(default_factory=dict)
+    #: the overlay noise used: ``generated``, ``file:<name>:sha256:<hex>`` (``--noise-dir``), "" for other types
+    noise_source: str = ""
 
     def key(self) -> tuple[str, str, int, int]:
         """``(name, corruption, severity, seed)``: one item."""
@@ -115,6 +117,7 @@ class CorruptRecord:
             sha256=clean_str(row.get("sha256")),
             error=clean_str(row.get("error")),
             params=json.loads(params) if params else {},
+            noise_source=clean_str(row.get("noise_source")),
         )
 
     def output(self, base: Path | None) -> Path:

@@ -14,7 +14,7 @@ from robusta_bench.seeding import corruption_seed
 AUDIO_CORRUPTIONS = ("babble", "bitrate", "hf_channel", "pink_noise", "pitch_shift", "random_dropout", "reverb", "white_noise")
 
 RATE = 48000
-SEEDED = ("babble", "pink_noise", "random_dropout", "reverb", "white_noise")
+SEEDED = ("babble", "hf_channel", "pink_noise", "random_dropout", "reverb", "white_noise")
 
 
 def speechlike(n: int, rate: int = RATE, channels: int = 2, seed: int = 0) -> np.ndarray:
@@ -52,11 +52,11 @@ def test_registry_has_the_eight_audio_corruptions():
         assert cls.describe()["levels"] == [dict(lv) for lv in cls.levels]
 
 
-@pytest.mark.parametrize("name", ["white_noise", "pink_noise", "babble"])
+@pytest.mark.parametrize("name", ["white_noise", "pink_noise", "babble", "hf_channel"])
 def test_measured_snr_matches_each_level(name):
     x = speechlike(3 * RATE)
     c = get_corruption(name)
-    expected = [40, 30, 20, 10, 0] if name != "babble" else [20, 15, 10, 5, 0]
+    expected = [40, 30, 20, 10, 0] if name in ("white_noise", "pink_noise") else [20, 15, 10, 5, 0]
     for severity, target in zip(range(1, 6), expected):
         assert c.params(severity)["snr_db"] == target
         y = c.apply(x, severity, corruption_seed("v.mp4", name, severity, 0), rate=RATE)
@@ -84,29 +84,6 @@ def test_pink_noise_slope_is_minus_3_db_per_octave_and_white_is_flat():
         slopes[name] = np.polyfit(np.log2(f[band]), 10 * np.log10(p[band]), 1)[0]
     assert abs(slopes["pink_noise"] - (-3.01)) < 0.5, slopes
     assert abs(slopes["white_noise"]) < 0.5, slopes
-
-
-def test_hf_channel_removes_energy_above_the_cutoff():
-    rng = np.random.default_rng(0)
-    x = (0.1 * rng.standard_normal((2, 4 * RATE))).astype(np.float32)
-    f, px = psd(x)
-    c = get_corruption("hf_channel")
-    for severity, cutoff in zip(range(1, 6), (8000, 6000, 4000, 2000, 1000)):
-        assert c.params(severity)["cutoff_hz"] == cutoff
-        y = c.apply(x, severity, 0, rate=RATE)
-        _, py = psd(y)
-        above = f >= cutoff
-        passband = f <= 0.75 * cutoff
-        reduction = 10 * np.log10(px[above].sum() / py[above].sum())
-        assert reduction >= 60.0, (severity, reduction)
-        assert abs(10 * np.log10(py[passband].sum() / px[passband].sum())) < 0.1
-
-
-def test_hf_channel_is_a_no_op_when_the_cutoff_is_above_nyquist():
-    x = speechlike(RATE // 2, rate=16000)
-    y = get_corruption("hf_channel").apply(x, 1, 0, rate=16000)  # 8000 Hz cut-off = Nyquist
-    np.testing.assert_array_equal(y, x)
-    assert not np.array_equal(get_corruption("hf_channel").apply(x, 3, 0, rate=16000), x)
 
 
 def peak_hz(x: np.ndarray, rate: int) -> float:
@@ -292,7 +269,7 @@ def test_bad_input_errors_name_the_problem():
 
 def test_silent_track_stays_silent_under_snr_corruptions():
     x = np.zeros((2, RATE // 4), dtype=np.float32)
-    for name in ("white_noise", "pink_noise", "babble"):
+    for name in ("white_noise", "pink_noise", "babble", "hf_channel"):
         np.testing.assert_array_equal(get_corruption(name).apply(x, 5, 0, rate=RATE), x)
 
 
@@ -315,7 +292,7 @@ def test_damage_grows_with_severity_and_level_five_is_clearly_worse():
         assert d[4] > 2 * d[0], (name, d)
 
 
-@pytest.mark.parametrize("name", ["pitch_shift", "hf_channel", "bitrate", "reverb"])
+@pytest.mark.parametrize("name", ["pitch_shift", "bitrate", "reverb"])
 def test_channels_are_processed_separately(name):
     """Content never leaks between channels: a silent channel next to a loud one stays silent."""
     t = np.arange(RATE) / RATE

@@ -86,7 +86,26 @@ def test_cli_end_to_end(data, tmp_path):
     assert "| Average | Visual |" in md and "**" in md and " ± " in md
     summary = json.loads((out / "results.json").read_text())
     assert summary["info"]["seeds"] == [0, 1] and summary["failures"] == {}
+    # issue 17: the recipe of every trained method is recorded (defaults: official for these test detectors)
+    recipes = summary["info"]["recipes"]
+    assert set(recipes) == {"test-late", "test-concat", "test-late-pad"}
+    assert recipes["test-late"]["recipe"] == "official" and recipes["test-late"]["lr"] == 1e-4
+    assert "recipe test-late" in html and "online_lr_scale=0.5" in html
     assert "total_s" in summary["timings"]
+
+
+def test_recipe_and_overrides_reach_the_detectors(data, tmp_path, monkeypatch):
+    """--recipe paper --set ... trains every method with that recipe and prints it."""
+    out = tmp_path / "res"
+    res = CliRunner().invoke(cli, _args(data, out, "--fractions", "0,100", "--corruptions", "fog", "--recipe", "paper",
+                                        "--set", "epochs=3", "--set", "lr=2e-5"))
+    assert res.exit_code == 0, res.output
+    assert "recipe test-late: paper+epochs=3,lr=2e-05" in res.output
+    info = json.loads((out / "results.json").read_text())["info"]
+    for cfg in info["recipes"].values():
+        assert (cfg["batch_size"], cfg["weight_decay"], cfg["lr"], cfg["epochs"]) == (640, 1e-5, 2e-5, 3)
+    bad = CliRunner().invoke(cli, _args(data, tmp_path / "bad", "--set", "learning_rate=1"))
+    assert bad.exit_code == 2 and "unknown hyper-parameter 'learning_rate'" in bad.output
 
 
 def test_results_match_direct_scoring(data, tmp_path):
@@ -254,3 +273,19 @@ def test_each_shard_is_decoded_once(data, monkeypatch):
         assert sorted(read) == sorted((ext, slug, tuple(s)) for s in shards)
     # the layouts really differ (2 visual crops vs 1 audio crop per row budget)
     assert len(store.index("vis", Variant())["files"]) > len(store.index("aud", Variant())["files"])
+
+
+def test_table_v_padding_with_audio_as_wide_as_visual_is_refused_before_training(tmp_path, monkeypatch):
+    """Issue 17: robusta-pad with audio features as wide as the visual ones fails first, saying why."""
+    from robusta_bench.detectors.hlnet import HLNetDetector
+
+    monkeypatch.setattr(sup, "ADIM", sup.VDIM)
+    d = sup.make_dataset(tmp_path / "wide")
+
+    def no_training(*a, **k):
+        raise AssertionError("trained before refusing the padding ablation")
+
+    monkeypatch.setattr(HLNetDetector, "fit", no_training)
+    with pytest.raises(ValueError, match=f"{sup.VDIM}-d audio and {sup.VDIM}-d visual.*appends nothing"):
+        evaluate(d["store"], d["manifest"], d["annotations"], methods=("robusta",), baseline="hlnet",
+                 corruptions="pitch_shift", levels=(0, 100), tables="I,V")

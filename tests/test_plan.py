@@ -39,6 +39,17 @@ def manifest(n_violent: int, n_normal: int, n_train: int = 7) -> pd.DataFrame:
     return df.sample(frac=1.0, random_state=1).reset_index(drop=True)
 
 
+def largest_remainder(total: int, sizes: dict) -> dict:
+    """Hamilton's split of ``total`` over labels in proportion to ``sizes`` (ties: smaller label first)."""
+    n = sum(sizes.values())
+    share = {lb: total * k / n for lb, k in sizes.items()}
+    out = {lb: int(np.floor(s + 1e-9)) for lb, s in share.items()}
+    by_remainder = sorted(sizes, key=lambda lb: (-round(share[lb] - out[lb], 9), str(lb)))
+    for lb in by_remainder[: total - sum(out.values())]:
+        out[lb] += 1
+    return out
+
+
 @pytest.mark.parametrize("sizes", [(500, 300), (37, 23), (5, 1), (1, 0)])
 def test_nested_and_stratified(sizes):
     m = manifest(*sizes) if sizes[1] else manifest(sizes[0], 0)
@@ -53,8 +64,10 @@ def test_nested_and_stratified(sizes):
         assert previous <= set(names)  # nested
         previous = set(names)
         labels = test.set_index("name").loc[names, "label"]
-        for label, n in n_label.items():
-            assert int((labels == label).sum()) == int(np.floor(f * n + 0.5))  # stratified
+        assert len(names) == int(np.floor(f * len(test) + 0.5))  # exact
+        want = largest_remainder(int(np.floor(f * len(test) + 0.5)), n_label)
+        for label in n_label:
+            assert int((labels == label).sum()) == want[label]  # stratified
         assert names == [n for n in plan.names if n in previous]  # in test-list order
     # corrupted_from is the smallest planned fraction containing the video
     for f in FRACTIONS:
@@ -172,3 +185,33 @@ def test_plan_cli(tmp_path):
     assert Plan.from_file(out).table.equals(make_plan(m, seed=5).table)
     res = CliRunner().invoke(cli, ["plan", "--manifest", str(tmp_path / "m.csv"), "--fractions", "0.2,x", "--out", str(out)])
     assert res.exit_code == 2
+
+
+@pytest.mark.parametrize("sizes", [(4, 3), (5, 5), (3, 7), (500, 300), (17, 783)])
+def test_every_plan_kind_corrupts_round_f_n_videos(sizes):
+    """Issue 17: on 7, 10 and 800 videos, 0.1..1.0 corrupt round(f N) videos, stratified and nested."""
+    m = manifest(*sizes)
+    plan = make_plan(m, seed=5)
+    test = m[m.split == "test"].set_index("name")
+    n = len(test)
+    n_label = test.groupby("label").size().to_dict()
+    settings = ["fog", "babble", "mixed_visual", "mixed_audio", "missing_visual", "missing_audio", *PAIRS]
+    before = {s: set() for s in settings}
+    for step in range(1, 11):
+        f = step / 10
+        want_total = int(np.floor(f * n + 0.5))
+        want = largest_remainder(want_total, n_label)
+        for setting in settings:
+            names = set(plan.assignment(setting, f))
+            assert len(names) == want_total, (setting, f)
+            got = test.loc[sorted(names), "label"].value_counts().to_dict()
+            assert {lb: got.get(lb, 0) for lb in n_label} == want, (setting, f)
+            assert before[setting] <= names, (setting, f)
+            before[setting] = names
+
+
+def test_ten_videos_match_the_issue_example():
+    """5 normal + 5 violent: 0.3 corrupts 3 videos and 0.5 corrupts 5 (it used to be 4 and 6)."""
+    plan = make_plan(manifest(5, 5), seed=0)
+    assert [len(plan.corrupted(f)) for f in (0.1, 0.3, 0.5, 0.7, 0.9)] == [1, 3, 5, 7, 9]
+    assert plan.summary()["label_1"].tolist() == [0, 1, 2, 3, 4, 5]  # ties go to label 0 first

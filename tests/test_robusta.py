@@ -142,8 +142,15 @@ def test_zero_padding_alignment():
     assert len(tlog.epoch_loss) == 2
     out = det.score(ts.visual[0], ts.audio[0])
     assert np.all(out.w_visual == 0.5)  # the detector's own fusion rule is "average"
-    with pytest.raises(ValueError, match="audio_dim <= visual_dim"):
+    with pytest.raises(ValueError, match="narrower than the visual ones.*impossible"):
         build_detector("robusta", visual_dim=8, audio_dim=24, align="pad")
+
+
+def test_pad_ablation_refuses_audio_as_wide_as_visual():
+    """YAMNet (1024-d) with I3D (1024-d): padding appends nothing, so robusta-pad is refused, saying why."""
+    with pytest.raises(ValueError, match="1024-d audio and 1024-d visual.*appends nothing"):
+        build_detector("robusta", visual_dim=1024, audio_dim=1024, align="pad")
+    assert build_detector("robusta", visual_dim=1024, audio_dim=1024).net.projection is not None  # projection is fine
 
 
 def test_projection_ignores_padded_steps():

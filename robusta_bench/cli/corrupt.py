@@ -57,6 +57,11 @@ def _print_registry() -> None:
               help="Folder holding <name>.mp4 (etc.) when the manifest has no path column.")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Worker processes; results are identical for any value.")
+@click.option("--noise-dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
+              help="Folder with your noise recordings for the overlay types, under their NOISEX-92 names: "
+                   "babble.wav, hfchannel.wav, pink.wav, white.wav (any audio extension). Each is looped/cropped to "
+                   "the track from a seeded offset and mixed at the level's SNR; a type without a file uses its "
+                   "generated noise. The noise source (generated or the file's sha256) is recorded per output.")
 @click.option("--shard", default=None, metavar="K/N",
               help="Only the videos of shard K of N (0 <= K < N; a fixed partition by video name) for array jobs "
                    "that share one --out.")
@@ -65,8 +70,8 @@ def _print_registry() -> None:
                    "ray://HOST:10001) an existing cluster. Needs robusta-bench[ray].")
 @click.option("--list", "list_only", is_flag=True, help="Print the corruption registry (modality, levels and parameters) and exit.")
 @click.pass_context
-def corrupt_cmd(ctx, types, severities, fraction, seed, seed_old, manifest, out_dir, plan_file, video_dir, jobs, shard,
-                ray_address, list_only):
+def corrupt_cmd(ctx, types, severities, fraction, seed, seed_old, manifest, out_dir, plan_file, video_dir, jobs, noise_dir,
+                shard, ray_address, list_only):
     """Write corrupted copies of the planned test videos.
 
     Visual corruptions re-encode the video (libx264, CRF 17, same size and frame
@@ -94,8 +99,8 @@ def corrupt_cmd(ctx, types, severities, fraction, seed, seed_old, manifest, out_
     try:
         report = corrupt_videos(
             manifest, out_dir, types=types, severities=severities, fraction=fraction, seed=seed,
-            plan=plan_file, jobs=jobs, video_dir=video_dir, progress=progress_enabled(), shard=shard,
-            ray_address=ray_address,
+            plan=plan_file, jobs=jobs, video_dir=video_dir, progress=progress_enabled(), noise_dir=noise_dir,
+            shard=shard, ray_address=ray_address,
         )
     except (RunnerError, RegistryError, ValueError, ImportError) as exc:
         raise click.UsageError(str(exc)) from exc

@@ -36,6 +36,20 @@ def _int_list(ctx: click.Context, text: str, what: str) -> tuple[int, ...]:
     return out
 
 
+_RECIPE_HELP = (
+    "Training recipe: paper, official or demo (each detector's version of it), or a TOML recipe file "
+    "(write one with 'robusta-bench recipe'). Default: the detector's own: robusta = paper (50 epochs, Adam lr 1e-5, "
+    "wd 1e-5, batch 640, cosine per step), hlnet/visual-only/audio-only = official XDVioDet (lr 1e-4, online head lr/2, "
+    "batch 128, x0.1 at epoch 10). Printed into results.json and the report."
+)
+_SET_HELP = (
+    "Override one hyper-parameter of the recipe (repeatable), e.g. --set lr=1e-4 --set milestones=10,30. Keys: "
+    "epochs, lr, online_lr_scale, batch_size, weight_decay, schedule (step|cosine|cosine_steps|none), milestones, "
+    "gamma, scheduler_step (before_epoch|after_epoch), bias_init (default|zero), sampling (RobustA: eq2|crop_coin), "
+    "max_seq_len, distill_weight."
+)
+
+
 def _user_errors() -> tuple[type[BaseException], ...]:
     from ..corruptions.plan import PlanError
     from ..detectors.checkpoint import CheckpointError
@@ -50,19 +64,21 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 @click.option("--store", required=True, type=click.Path(exists=True, file_okay=False), help=_STORE_HELP)
 @click.option("--manifest", required=True, type=click.Path(exists=True, dir_okay=False), help=_MANIFEST_HELP + " Its 'train' videos are used.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Detector file to write (safetensors + JSON header).")
-@click.option("--epochs", type=click.IntRange(min=0), default=None, help="Training epochs (default: the detector's recipe, 50).")
+@click.option("--recipe", default=None, metavar="NAME|FILE", help=_RECIPE_HELP)
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=_SET_HELP)
+@click.option("--epochs", type=click.IntRange(min=0), default=None, help="Training epochs (default: the recipe's, 50; same as --set epochs=N).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Training seed (initialisation, shuffling, modality sampling).")
 @click.option("--visual-extractor", default=None, help="Visual features to use (default: i3d-inception if present, else the store's only visual extractor).")
 @click.option("--audio-extractor", default=None, help="Audio features to use (default: the store's only audio extractor).")
 @click.option("--gpu", type=int, default=None, metavar="N", help="Train on CUDA device N (default: CPU).")
 @click.pass_context
-def train_cmd(ctx, method, store, manifest, out, epochs, seed, visual_extractor, audio_extractor, gpu):
+def train_cmd(ctx, method, store, manifest, out, recipe, overrides, epochs, seed, visual_extractor, audio_extractor, gpu):
     """Train a detector on the CLEAN training features of a store and save it.
 
     \b
     Example:
       robusta-bench train --method robusta --store store --manifest data/index.csv \\
-          --out robusta.safetensors --epochs 50 --seed 0
+          --out robusta.safetensors --recipe paper --seed 0
     """
     from ..evaluation.training import train_detector
 
@@ -71,6 +87,7 @@ def train_cmd(ctx, method, store, manifest, out, epochs, seed, visual_extractor,
         det = train_detector(
             method, store, manifest, visual_extractor=visual_extractor, audio_extractor=audio_extractor,
             seed=seed, epochs=epochs, device=device, progress=progress_enabled(), out=out,
+            recipe=recipe, overrides=overrides,
         )
     except _user_errors() as exc:
         _usage(ctx, str(exc))
@@ -78,7 +95,8 @@ def train_cmd(ctx, method, store, manifest, out, epochs, seed, visual_extractor,
     log = (det.train_info or {}).get("log") or {}
     losses = log.get("epoch_loss") or []
     tail = f", final loss {losses[-1]:.4f}" if losses else ""
-    click.echo(f"trained {method} (seed {seed}{tail}) -> {out}")
+    used = ((det.train_info or {}).get("config") or {}).get("recipe", "?")
+    click.echo(f"trained {method} (recipe {used}, seed {seed}{tail}) -> {out}")
 
 
 def _parse_checkpoints(ctx: click.Context, items: tuple[str, ...], method: str) -> dict[str, str]:
@@ -118,7 +136,9 @@ def _parse_checkpoints(ctx: click.Context, items: tuple[str, ...], method: str) 
               help="Corruption seed of the variants in the store (the 'extract --corruption-seed') and of the default plan.")
 @renamed_option("--variant-seed", "--corruption-seed", type=int)
 @click.option("--seeds", default="0", show_default=True, help="Training seeds, e.g. 0,1,2: every method is trained per seed; tables show mean ± std.")
-@click.option("--epochs", type=click.IntRange(min=0), default=None, help="Training epochs (default: each detector's recipe).")
+@click.option("--recipe", default=None, metavar="NAME|FILE", help=_RECIPE_HELP)
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=_SET_HELP)
+@click.option("--epochs", type=click.IntRange(min=0), default=None, help="Training epochs (default: each detector's recipe; same as --set epochs=N).")
 @click.option("--checkpoint", "checkpoints", multiple=True, metavar="[METHOD=]FILE",
               help="Use a trained detector file instead of training (repeatable). A bare FILE is the first --method.")
 @click.option("--plan", type=click.Path(exists=True, dir_okay=False), default=None,
@@ -134,8 +154,8 @@ def _parse_checkpoints(ctx: click.Context, items: tuple[str, ...], method: str) 
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Results folder (results.csv/json, tables, PNGs, report.html).")
 @click.pass_context
 def evaluate_cmd(ctx, methods, baseline, store, manifest, annotations, visual_extractor, audio_extractor, corruptions,
-                 levels, levels_old, severity, variant_seed, variant_seed_old, seeds, epochs, checkpoints, plan, tables, gpu,
-                 precision, out):
+                 levels, levels_old, severity, variant_seed, variant_seed_old, seeds, recipe, overrides, epochs, checkpoints,
+                 plan, tables, gpu, precision, out):
     """Train (or load) detectors, score the corrupted benchmark, write the paper's tables and plots.
 
     Training always uses the clean train features; every needed (video,
@@ -168,11 +188,13 @@ def evaluate_cmd(ctx, methods, baseline, store, manifest, annotations, visual_ex
             visual_extractor=visual_extractor, audio_extractor=audio_extractor, corruptions=corruptions,
             levels=levels, severity=severity, seeds=seed_list, plan=plan, tables=tables, epochs=epochs,
             checkpoints=ckpt, out_dir=out, progress=progress_enabled(), device=device, variant_seed=variant_seed,
-            precision=precision,
+            precision=precision, recipe=recipe, overrides=overrides,
         )
     except _user_errors() as exc:
         _usage(ctx, str(exc))
         return
+    for label, cfg in (result.info.get("recipes") or {}).items():
+        click.echo(f"recipe {label}: {(cfg or {}).get('recipe', 'unknown (detector file without a training record)')}")
     for key in ("I", "II", "V", "fig4"):
         if key in result.markdown:
             click.echo(f"\n{_TITLES[key]}\n")
@@ -246,4 +268,36 @@ def health_cmd(ctx, store, manifest, variants, variant_seed, variant_seed_old, c
     ctx.exit(0 if result.ok else 1)
 
 
-COMMANDS = [train_cmd, evaluate_cmd, health_cmd]
+@click.command("recipe")
+@click.option("--method", default="robusta", show_default=True, help="Detector (or ablation) whose recipe to show.")
+@click.option("--recipe", default=None, metavar="NAME|FILE", help=_RECIPE_HELP)
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=_SET_HELP)
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the TOML here instead of printing it.")
+@click.pass_context
+def recipe_cmd(ctx, method, recipe, overrides, out):
+    """Print a detector's training recipe as TOML (every hyper-parameter); edit it and pass it back with --recipe FILE.
+
+    \b
+    Example:
+      robusta-bench recipe --method robusta --recipe paper --set lr=2e-5 --out my.toml
+      robusta-bench train --method robusta --recipe my.toml ...
+    """
+    from ..detectors.recipes import recipe_toml
+    from ..evaluation.training import resolve_method, train_config
+
+    try:
+        cfg = train_config(None, method=method, recipe=recipe, overrides=overrides)
+        text = recipe_toml(cfg, resolve_method(method)[0])
+    except _user_errors() as exc:
+        _usage(ctx, str(exc))
+        return
+    if out:
+        from ..files import atomic_write_text
+
+        atomic_write_text(out, text)
+        click.echo(f"recipe {cfg.recipe} -> {out}")
+    else:
+        click.echo(text, nl=False)
+
+
+COMMANDS = [train_cmd, evaluate_cmd, health_cmd, recipe_cmd]

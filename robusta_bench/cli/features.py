@@ -42,6 +42,9 @@ def _usage(ctx: click.Context, message: str) -> None:
               help="Override the number of crops (1 = centre only, for quick runs); part of the store key.")
 @click.option("--corrupted-dir", type=click.Path(exists=True, file_okay=False), default=None,
               help="Read corrupted media written by 'robusta-bench corrupt' (DIR/corrupt_manifest.csv) instead of corrupting in memory.")
+@click.option("--noise-dir", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Your noise recordings for babble, hf_channel, pink_noise, white_noise under their NOISEX-92 names "
+                   "(babble.wav, hfchannel.wav, pink.wav, white.wav); default: generated noise. Recorded in the store.")
 @click.option("--dtype", type=click.Choice(["float32", "float16"]), default="float32", show_default=True,
               help="Storage dtype of the features (computation is always float32 unless --precision).")
 @click.option("--precision", type=click.Choice(["fp32", "tf32", "bf16"]), default="fp32", show_default=True,
@@ -59,7 +62,7 @@ def _usage(ctx: click.Context, message: str) -> None:
                    "(a native crash then kills the run; for debugging).")
 @click.pass_context
 def extract_cmd(ctx, manifest, extractors, variants, out, gpu, batch_size, workers, split, variant_split, seed, seed_old,
-                crops, corrupted_dir, dtype, precision, limit, shard, ray_address, no_isolation):
+                crops, corrupted_dir, noise_dir, dtype, precision, limit, shard, ray_address, no_isolation):
     """Extract features of a manifest's videos into a feature store.
 
     \b
@@ -97,7 +100,7 @@ def extract_cmd(ctx, manifest, extractors, variants, out, gpu, batch_size, worke
             _usage(ctx, f"--gpu {gpu}: no such CUDA device here")
         device = f"cuda:{gpu}"
     kw = dict(device=device, batch_size=batch_size, workers=workers, split=split, variant_split=variant_split, seed=seed,
-              crops=crops, corrupted_dir=corrupted_dir, dtype=dtype, precision=precision, limit=limit,
+              crops=crops, corrupted_dir=corrupted_dir, noise_dir=noise_dir, dtype=dtype, precision=precision, limit=limit,
               progress=progress_enabled(), shard=shard, isolate=not no_isolation)
     try:
         if ray_address is not None:

@@ -6,11 +6,17 @@ benchmark version corrupts exactly the same videos:
 
 - **stratified, seeded ranking**: within each label, the videos get a random
   ``rank`` 0..n-1 from a generator seeded by (seed, label);
-- **nested fractions**: a video is corrupted at fraction ``f`` iff its rank is
-  below ``round(f * n_label)`` (half up), so the subset at 30 % is contained in
-  the one at 50 %, each label is corrupted in the same proportion, 0 means
-  none and 1.0 means all; ``corrupted_from`` is the smallest planned fraction
-  that includes the video;
+- **exact, nested fractions**: at fraction ``f`` exactly ``round(f * N)``
+  (half up) of the ``N`` test videos are corrupted: the first ones of one
+  global order that interleaves the labels by rank quantile ``(rank + 0.5) /
+  n_label`` (ties: label order, then rank). With two labels the per-label
+  counts are exactly the largest-remainder split of ``round(f * N)`` in
+  proportion to the label sizes (ties to the first label); with more labels it
+  is the Sainte-Lague split, the house-monotone one (largest remainder can
+  un-nest there: the Alabama paradox). So the subset at 30 % is contained in
+  the one at 50 %, within each label the lowest ranks are taken, 0 means none
+  and 1.0 means all; ``corrupted_from`` is the smallest planned fraction that
+  includes the video;
 - **mixed**: each video also carries one visual and one audio type; types are
   dealt round-robin (in a seeded order of the 8 types) along one global order
   that interleaves the labels by rank quantile, so at every fraction the
@@ -65,6 +71,41 @@ def _quota(fraction: float, n: int) -> int:
     return int(math.floor(fraction * n + 0.5 + 1e-9))
 
 
+def interleaved_order(labels: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+    """Row indices of all videos, labels interleaved by rank quantile (see the module docstring).
+
+    ``labels`` and ``ranks`` are per row; ranks are 0..n-1 within each label.
+    Labels are ordered by their string form; the quantile is compared exactly
+    (``(2 rank + 1) / (2 n)`` as a float is correctly rounded, so equal
+    fractions tie exactly).
+    """
+    labels = np.asarray(labels, dtype=object)
+    ranks = np.asarray(ranks, dtype=np.int64)
+    order_of = {lb: i for i, lb in enumerate(sorted(set(labels.tolist()), key=str))}
+    pos = np.array([order_of[lb] for lb in labels], dtype=np.int64)
+    sizes = np.bincount(pos, minlength=len(order_of))
+    quantile = (ranks + 0.5) / sizes[pos]
+    return np.lexsort((ranks, pos, quantile))
+
+
+def label_quotas(fraction: float, sizes: dict[Any, int]) -> dict[Any, int]:
+    """Videos corrupted per label at ``fraction``: ``round(fraction * N)`` in all, split as :func:`interleaved_order`.
+
+    ``sizes`` maps each label to its number of test videos. With two labels the
+    split is the largest-remainder one (ties to the first label in string order).
+    """
+    f = _check_fraction(fraction)
+    labels = [lb for lb in sizes for _ in range(int(sizes[lb]))]
+    ranks = [r for lb in sizes for r in range(int(sizes[lb]))]
+    out = {lb: 0 for lb in sizes}
+    if not labels:
+        return out
+    order = interleaved_order(np.array(labels, dtype=object), np.array(ranks))
+    for row in order[: _quota(f, len(labels))]:
+        out[labels[row]] += 1
+    return out
+
+
 def _check_fraction(fraction: float) -> float:
     f = float(fraction)
     if not (0.0 <= f <= 1.0) or math.isnan(f):
@@ -95,6 +136,10 @@ class Plan:
             ranks = np.sort(self.table.loc[self.table["label"] == label, "rank"].to_numpy())
             if not np.array_equal(ranks, np.arange(n)):
                 raise PlanError(f"plan ranks of label {label!r} are not a permutation of 0..{n - 1}")
+        # position of each row in the interleaved order: corrupted at f <=> position < round(f * N)
+        order = interleaved_order(self.table["label"].to_numpy(dtype=object), self.table["rank"].to_numpy())
+        self._position = np.empty(len(self.table), dtype=np.int64)
+        self._position[order] = np.arange(len(self.table))
 
     # -- queries -----------------------------------------------------------
 
@@ -106,8 +151,7 @@ class Plan:
     def corrupted_mask(self, fraction: float) -> np.ndarray:
         """Boolean mask over :attr:`table` rows: corrupted at ``fraction``."""
         f = _check_fraction(fraction)
-        quota = self.table["label"].map(lambda lb: _quota(f, self._sizes[lb])).to_numpy()
-        return self.table["rank"].to_numpy() < quota
+        return self._position < _quota(f, len(self.table))
 
     def corrupted(self, fraction: float) -> list[str]:
         """Names of the videos corrupted at ``fraction``, in test-list order (0 -> none, 1 -> all)."""
@@ -282,9 +326,7 @@ def make_plan(
     seed = int(seed)
 
     rank = np.empty(len(df), dtype=np.int64)
-    quantile = np.empty(len(df), dtype=np.float64)
     labels = sorted(df["label"].unique(), key=str)
-    label_pos = {lb: i for i, lb in enumerate(labels)}
     for label in labels:
         idx = np.flatnonzero((df["label"] == label).to_numpy())
         n = len(idx)
@@ -292,17 +334,17 @@ def make_plan(
         r = np.empty(n, dtype=np.int64)
         r[order] = np.arange(n)
         rank[idx] = r
-        quantile[idx] = (r + 0.5) / n
     df["rank"] = rank
-    sizes = df.groupby("label")["name"].size().to_dict()
+    # one global order consistent with the nesting: every fraction's corrupted set is a prefix of it
+    global_order = interleaved_order(df["label"].to_numpy(dtype=object), rank)
+    position = np.empty(len(df), dtype=np.int64)
+    position[global_order] = np.arange(len(df))
     corrupted_from = []
-    for lb, r in zip(df["label"], rank):
-        hit = [f for f in fracs if r < _quota(f, sizes[lb])]
+    for p in position:
+        hit = [f for f in fracs if p < _quota(f, len(df))]
         corrupted_from.append(hit[0] if hit else np.nan)
     df["corrupted_from"] = corrupted_from
 
-    # one global order consistent with the nesting: by rank quantile, then label, then rank
-    global_order = np.lexsort((rank, df["label"].map(label_pos).to_numpy(), quantile))
     vis = rng_for("plan-mixed", seed, "visual").permutation(len(VISUAL_TYPES))
     aud = rng_for("plan-mixed", seed, "audio").permutation(len(AUDIO_TYPES))
     mixed_v = np.empty(len(df), dtype=object)

@@ -18,10 +18,11 @@ Every random draw comes from ``corruption_seed(name, type, severity, seed)``, so
 an output does not depend on order or worker count. Outputs are written under
 a temporary name and renamed when complete. ``OUT/corrupt_manifest.csv``
 records every item (name, corruption, modality, severity, seed, version,
-source_path, output_path relative to OUT, sha256, error, and the ``params``
-the corruption sampled, as JSON) as :class:`~robusta_bench.records.CorruptRecord`
-rows, merged across runs;
-a rerun skips items whose output exists with the recorded sha256 and version.
+source_path, output_path relative to OUT, sha256, error, the ``params``
+the corruption sampled, as JSON, and noise_source) as
+:class:`~robusta_bench.records.CorruptRecord` rows, merged across runs;
+a rerun skips items whose output exists with the recorded sha256, version
+and noise source (``--noise-dir``, see :mod:`.audio.overlay`).
 A failing video becomes a row with an ``error`` and never stops the others.
 """
 
@@ -40,6 +41,7 @@ import pandas as pd
 from ..files import atomic_path, sha256_file
 from ..manifest import read_table
 from ..records import CORRUPT_COLUMNS, CorruptRecord, read_corrupt_records, write_corrupt_records
+from .audio.overlay import make_corruption, noise_file, noise_source
 from .base import CORRUPTIONS, SEVERITIES, corruption_names, get_corruption
 from .plan import CLEAN, MISSING, Plan, PlanError, make_plan
 
@@ -66,6 +68,7 @@ class Job:
     seed: int
     output: str  # absolute path
     out_dir: str
+    noise_dir: str = ""  # overlay noise recordings (--noise-dir); "" = generated noise
 
     def key(self) -> tuple:
         return (self.name, self.corruption, self.severity, self.seed)
@@ -182,6 +185,7 @@ def corruption_jobs(
     seed: int,
     sources: dict[str, str],
     out_dir: str | Path,
+    noise_dir: str | Path | None = None,
 ) -> list[Job]:
     """The outputs needed for ``settings`` x ``severities`` at ``fraction`` (deduplicated, ordered)."""
     out_dir = Path(out_dir).resolve()
@@ -204,6 +208,7 @@ def corruption_jobs(
                         seed=int(seed),
                         output=str(output_path(out_dir, name, corruption, severity, seed)),
                         out_dir=str(out_dir),
+                        noise_dir=str(Path(noise_dir).resolve()) if noise_dir is not None else "",
                     )
                     jobs.setdefault(job.key(), job)
     return list(jobs.values())
@@ -220,8 +225,9 @@ def corrupt_one(job: Job) -> CorruptRecord:
         source_path=job.source, output_path=os.path.relpath(job.output, job.out_dir),
     )
     try:
-        corr = get_corruption(job.corruption)
+        corr = make_corruption(job.corruption, job.noise_dir or None)
         rec.modality, rec.version = corr.modality, corr.version
+        rec.noise_source = corr.noise_source() if hasattr(corr, "noise_source") else ""
         if not job.source:
             raise LookupError(f"{job.name}: in the plan but not in the manifest")
         if not Path(job.source).exists():
@@ -271,9 +277,12 @@ def _is_finished(job: Job, rec: CorruptRecord | None) -> bool:
         return False
     try:
         version = get_corruption(job.corruption).version
+        noise = noise_source(job.corruption, job.noise_dir or None) or ""
     except Exception:
         return False
     if int(rec.version or 0) != version or not Path(job.output).exists():
+        return False
+    if (rec.noise_source or "") != noise:  # other noise: the output differs
         return False
     return sha256_file(job.output) == rec.sha256
 
@@ -293,6 +302,7 @@ def corrupt_videos(
     jobs: int = 1,
     video_dir: str | Path | None = None,
     progress: bool = False,
+    noise_dir: str | Path | None = None,
     shard: tuple[int, int] | str | None = None,
     ray_address: str | None = None,
 ) -> CorruptReport:
@@ -302,11 +312,13 @@ def corrupt_videos(
     and path unless ``video_dir`` is given; relative paths are relative to the
     manifest file). Without ``plan`` the plan is made from the manifest's test
     split with ``seed``. ``jobs`` > 1 uses that many processes; the outputs
-    are identical to ``jobs=1``. ``shard`` ``K/N`` keeps the videos of shard K
-    of N (``robusta_bench.extraction.sharding``); ``ray_address`` runs the
-    videos as Ray tasks (``"local"`` for a Ray instance on this machine).
-    Returns a :class:`CorruptReport` (its
-    ``failed`` rows name the videos that failed).
+    are identical to ``jobs=1``. ``noise_dir`` holds the user's noise
+    recordings for the overlay types (NOISEX-92 names, see
+    :mod:`.audio.overlay`); each row's ``noise_source`` says which noise was
+    used. ``shard`` ``K/N`` keeps the videos of shard K of N
+    (``robusta_bench.extraction.sharding``); ``ray_address`` runs the videos
+    as Ray tasks (``"local"`` for a Ray instance on this machine). Returns a
+    :class:`CorruptReport` (its ``failed`` rows name the videos that failed).
     """
     t0 = time.perf_counter()
     manifest_dir = None
@@ -317,6 +329,11 @@ def corrupt_videos(
         raise RunnerError("the manifest has no 'name' column")
     settings = parse_types(types)
     sevs = parse_severities(severities)
+    if noise_dir is not None:
+        try:
+            noise_file(noise_dir, "hf_channel")  # a bad folder is a usage error, before any work
+        except ValueError as exc:
+            raise RunnerError(str(exc)) from exc
     if plan is None:
         try:
             plan = make_plan(manifest, seed=seed)
@@ -338,7 +355,7 @@ def corrupt_videos(
             lambda o, merged: write_corrupt_records(o / MANIFEST_NAME, merged.values()),
         )
 
-    todo = corruption_jobs(plan, settings, sevs, fraction, seed, sources, out)
+    todo = corruption_jobs(plan, settings, sevs, fraction, seed, sources, out, noise_dir)
     if shard is not None:
         from ..extraction.sharding import parse_shard, select_shard
 

@@ -122,16 +122,29 @@ class HLNet(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.reset_parameters()
 
-    def reset_parameters(self) -> None:
-        """Official initialisation: Xavier-uniform weights and zero biases for convs, GCs and linears."""
+    def reset_parameters(self, bias_init: str = "default") -> None:
+        """Official initialisation: Xavier-uniform weights of every conv, GC and linear layer.
+
+        ``bias_init="default"`` keeps PyTorch's default bias draw
+        (``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``), as the official code does (its
+        ``fill_(0.1)`` line is commented out); ``"zero"`` zeroes the biases.
+        """
+        if bias_init not in ("default", "zero"):
+            raise ValueError(f"bias_init must be 'default' or 'zero', got {bias_init!r}")
         for m in self.modules():
+            if isinstance(m, (nn.Conv1d, nn.Linear)):
+                m.reset_parameters()  # PyTorch's default weight and bias draw
             if isinstance(m, (nn.Conv1d, nn.Linear, GraphConvolution)):
                 nn.init.xavier_uniform_(m.weight)
-                if getattr(m, "bias", None) is not None:
+                if bias_init == "zero" and getattr(m, "bias", None) is not None:
                     nn.init.zeros_(m.bias)
         for w in (self.simAdj.weight0, self.simAdj.weight1):
             bound = 1.0 / math.sqrt(w.shape[1])
             nn.init.uniform_(w, -bound, bound)
+
+    def online_parameters(self) -> list[nn.Parameter]:
+        """The online head (approximator + ``conv1d_approximator``): trained at lr/2 by the official code."""
+        return [*self.approximator.parameters(), *self.conv1d_approximator.parameters()]
 
     # ------------------------------------------------------------------ forward
     def forward(self, x: torch.Tensor, seq_len: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -180,7 +193,8 @@ def load_official_checkpoint(path: str, feature_size: int = 1152, map_location: 
 class HLNetDetector(Detector):
     """The HL-Net baseline: early fusion, the input of a snippet is ``concat(visual crop, audio)``.
 
-    Training follows the official recipe (:mod:`.train`): every visual crop of
+    Training follows the detector's recipe (default ``official``, see
+    :mod:`.recipes`): every visual crop of
     every video is one sample paired with its video's audio, sequences are
     capped (by the training set) and zero-padded per batch with ``seq_len``,
     top-k MIL on both heads + 5 x distillation. Scoring runs all crops of a
@@ -239,7 +253,7 @@ class HLNetDetector(Detector):
         return np.concatenate([np.asarray(p[:t], dtype=np.float32) for p in parts], axis=1)
 
     def fit(self, train: TrainSet, cfg: Any, seed: int = 0, progress: bool = False) -> Any:
-        """Train on clean features with the official recipe; returns the :class:`~.train.TrainLog`."""
+        """Train on clean features with the recipe ``cfg`` (a :class:`~.train.TrainConfig`); returns the :class:`~.train.TrainLog`."""
         from .mil import cap_length, pad_batch
         from .train import train_network
 

@@ -5,12 +5,13 @@
   the Table V ablation, audio is zero-padded to ``visual_dim``
   (``align="pad"``).
 - **One modality-agnostic detector**: a single HL-Net whose input is ONE
-  modality (visual, or the aligned audio). Training uses the ``2n``-samples
-  scheme of Eq. 2: every training sample (each crop of each video, as in the
-  official HL-Net recipe) takes, in each epoch, either its visual features or
-  its video's aligned audio features, chosen 50/50 by a generator seeded from
-  (seed, epoch). Projection and detector are trained jointly with the HL-Net
-  MIL objective (top-k MIL on both heads + distillation).
+  modality (visual, or the aligned audio). Training follows Eq. 2: each
+  epoch has ``2n`` samples for ``n`` training videos, every video's visual
+  features (one crop, drawn per epoch) and its aligned audio features
+  (:func:`epoch_samples`; ``sampling="crop_coin"`` keeps the older
+  one-coin-per-crop scheme). Projection and detector are trained jointly with
+  the HL-Net MIL objective (top-k MIL on both heads + distillation), with the
+  recipe of :mod:`.recipes` (default ``paper``).
 - **Dynamic weighting at test time** (Eq. 3-5): each modality is scored
   alone; a per-modality GMM of clean training features (:mod:`.gmm`) gives a
   per-segment NLL and ``lambda = 0.5 / (1 + exp(c (NLL + x0)))``; the weights
@@ -35,6 +36,7 @@ from .graph import as_tensor, cosine_from_gram
 from .hlnet import DROPOUT, HLNet
 from .inference import FusedTail, SharedInputs, check_visual, compute_dtype, product, rows_per_pass
 from .mil import cap_length, pad_batch
+from .sampling import epoch_samples
 
 ALIGNS = ("project", "pad")
 FUSIONS = ("gmm", "average")
@@ -47,20 +49,32 @@ class RobustANet(nn.Module):
         super().__init__()
         if align not in ALIGNS:
             raise ValueError(f"align must be one of {ALIGNS}, got {align!r}")
-        if align == "pad" and audio_dim > visual_dim:
-            raise ValueError(f"align='pad' needs audio_dim <= visual_dim ({audio_dim} > {visual_dim})")
+        if align == "pad" and audio_dim >= visual_dim:
+            raise ValueError(
+                f"align='pad' (the Table V padding ablation) needs audio features narrower than the visual ones, got "
+                f"{audio_dim}-d audio and {visual_dim}-d visual: zero-padding {audio_dim}-d audio to {visual_dim}-d "
+                + ("appends nothing, so the ablation would not test padding at all" if audio_dim == visual_dim
+                   else "is impossible")
+                + " (use 128-d VGGish audio, as the paper does, for Table V)"
+            )
         self.align = align
         self.visual_dim = int(visual_dim)
         self.audio_dim = int(audio_dim)
         self.detector = HLNet(visual_dim, dropout=dropout)
         self.projection = nn.Linear(audio_dim, visual_dim) if align == "project" else None
 
-    def reset_parameters(self) -> None:
-        """Official HL-Net init for the detector, Xavier-uniform/zero for the projection."""
-        self.detector.reset_parameters()
+    def reset_parameters(self, bias_init: str = "default") -> None:
+        """Official HL-Net init for the detector; the projection gets the same rule (Xavier weight, ``bias_init``)."""
+        self.detector.reset_parameters(bias_init=bias_init)
         if self.projection is not None:
+            self.projection.reset_parameters()
             nn.init.xavier_uniform_(self.projection.weight)
-            nn.init.zeros_(self.projection.bias)
+            if bias_init == "zero":
+                nn.init.zeros_(self.projection.bias)
+
+    def online_parameters(self) -> list[nn.Parameter]:
+        """The detector's online head (trained at ``online_lr_scale`` x lr)."""
+        return self.detector.online_parameters()
 
     def embed_audio(self, audio: torch.Tensor, seq_len: torch.Tensor | None = None) -> torch.Tensor:
         """Audio (B, T, da) in the visual space (B, T, dv); padded steps (beyond ``seq_len``) stay zero."""
@@ -291,7 +305,7 @@ class RobustADetector(Detector):
 
     # ----------------------------------------------------------------- training
     def fit(self, train: TrainSet, cfg: Any, seed: int = 0, progress: bool = False, fit_gmm: bool = True) -> Any:
-        """Joint training of projection + detector (Eq. 2), then the per-modality GMMs (clean train only)."""
+        """Joint training of projection + detector (Eq. 2, ``cfg.sampling``), then the per-modality GMMs (clean train only)."""
         from .train import train_network
 
         train.require("visual", "audio")
@@ -299,32 +313,35 @@ class RobustADetector(Detector):
             raise ValueError(
                 f"features are {train.visual_dim}/{train.audio_dim}-d, detector expects {self.visual_dim}/{self.audio_dim}"
             )
-        items = [(i, c) for i, v in enumerate(train.visual) for c in range(v.shape[0])]
+        sampling = getattr(cfg, "sampling", "eq2")
+        n_samples = len(epoch_samples(train, sampling, int(seed), 0))
         device = torch.device(cfg.device)
         labels_all = torch.as_tensor(train.labels)
         dv = self.visual_dim
+        cache: dict[int, list[tuple[int, str, int]]] = {}
 
         def batch_fn(idx: np.ndarray, epoch: int):
-            use_visual = rng_for("robusta-modality", int(seed), epoch).random(len(items)) < 0.5
-            vis = [k for k in idx if use_visual[k]]
-            aud = [k for k in idx if not use_visual[k]]
-            lengths = torch.zeros(len(idx), dtype=torch.int64)
+            if epoch not in cache:
+                cache.clear()
+                cache[epoch] = epoch_samples(train, sampling, int(seed), epoch)
+            items = cache[epoch]
+            vis = [items[k] for k in idx if items[k][1] == "visual"]
+            aud = [items[k] for k in idx if items[k][1] == "audio"]
             parts = []
             if vis:
-                xv, lv = pad_batch([cap_length(train.visual[items[k][0]][items[k][1]], cfg.max_seq_len) for k in vis], dv)
+                xv, lv = pad_batch([cap_length(train.visual[i][c], cfg.max_seq_len) for i, _, c in vis], dv)
                 parts.append((xv.to(device), lv))
             if aud:
-                xa, la = pad_batch([cap_length(train.audio[items[k][0]], cfg.max_seq_len) for k in aud], self.audio_dim)
+                xa, la = pad_batch([cap_length(train.audio[i], cfg.max_seq_len) for i, _, _ in aud], self.audio_dim)
                 parts.append((self.net.embed_audio(xa.to(device), la), la))
             t = max(int(p[1].max()) for p in parts)
             x = torch.cat([F.pad(p[0], (0, 0, 0, t - p[0].shape[1])) for p in parts], dim=0)
             lengths = torch.cat([p[1] for p in parts])
-            order = vis + aud
             off, on = self.net.detector(x, lengths)
-            labels = labels_all[[items[k][0] for k in order]].to(device)
+            labels = labels_all[[i for i, _, _ in vis + aud]].to(device)
             return off, on, labels, lengths
 
-        tlog = train_network(self.net, batch_fn, len(items), cfg, seed, progress=progress, desc=self.name)
+        tlog = train_network(self.net, batch_fn, n_samples, cfg, seed, progress=progress, desc=self.name)
         self.train_info = {"seed": int(seed), "config": cfg.to_dict(), "log": tlog.to_dict(), "videos": len(train)}
         if fit_gmm:
             self.fit_gmms(train, seed)

@@ -1,5 +1,12 @@
 """The training loop shared by every detector (the official HL-Net recipe by default).
 
+Named recipes (``paper``, ``official``, ``demo``) and recipe files live in
+:mod:`.recipes`; this module holds the hyper-parameters (:class:`TrainConfig`)
+and applies them: Adam with one parameter group per learning-rate scale (the
+online head at ``online_lr_scale`` x ``lr``), ``weight_decay`` on every group,
+the learning-rate schedule of :func:`lr_factor` (set on every group before
+each optimiser step), ``batch_size`` samples per step.
+
 Samples are shuffled each epoch by a generator seeded from the run's seed;
 parameter initialisation and dropout draw from torch's generator seeded the
 same way inside :func:`torch.random.fork_rng`, so a run is reproducible and
@@ -19,27 +26,42 @@ import torch
 
 from ..seeding import derive_seed
 from .mil import hlnet_loss
+from .sampling import SAMPLINGS
 
 log = logging.getLogger(__name__)
 
-SCHEDULES = ("step", "cosine", "none")
+#: ``step``: x ``gamma`` at each milestone epoch; ``cosine``: cosine from lr to 0 over the epochs
+#: (set once per epoch); ``cosine_steps``: cosine from lr to 0 over all optimiser steps (set at
+#: every step; our reading of the paper's "multi-step cosine"); ``none``: constant
+SCHEDULES = ("step", "cosine", "cosine_steps", "none")
+#: ``before_epoch``: the official code's ``scheduler.step()`` at the top of each epoch (epoch e
+#: trains with the schedule's value of epoch e + 1); ``after_epoch``: PyTorch's documented order
+SCHEDULER_STEPS = ("before_epoch", "after_epoch")
+#: ``default``: PyTorch's default bias initialisation (the official code); ``zero``: zero biases
+BIAS_INITS = ("default", "zero")
 
 
 @dataclass
 class TrainConfig:
-    """Optimiser settings. Defaults: the official XDVioDet recipe (Adam lr 1e-4, batch 128, x0.1 at epoch 10).
+    """Every training hyper-parameter. Defaults: the official XDVioDet recipe (see :mod:`.recipes`).
 
-    The RobustA paper reports Adam lr 1e-5, batch 640, weight decay 1e-5 and a
-    cosine schedule for 50 epochs; set those explicitly to follow it.
+    ``online_lr_scale`` multiplies ``lr`` for the online head (HL-Net's
+    approximator and its conv; 0.5 officially). ``sampling`` is used by RobustA
+    only. ``recipe`` names where the values came from (for reports).
     """
 
+    recipe: str = "official"
     epochs: int = 50
     lr: float = 1e-4
+    online_lr_scale: float = 0.5
     batch_size: int = 128
     weight_decay: float = 0.0
     schedule: str = "step"
     milestones: tuple[int, ...] = (10,)
     gamma: float = 0.1
+    scheduler_step: str = "before_epoch"
+    bias_init: str = "default"
+    sampling: str = "eq2"
     max_seq_len: int = 200
     distill_weight: float = 5.0
     device: str = "cpu"
@@ -47,8 +69,16 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.epochs < 0 or self.batch_size < 1 or self.lr <= 0 or self.max_seq_len < 1:
             raise ValueError("epochs >= 0, batch_size >= 1, lr > 0 and max_seq_len >= 1 are required")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.online_lr_scale <= 0 or self.weight_decay < 0 or self.gamma <= 0:
+            raise ValueError("online_lr_scale > 0, weight_decay >= 0 and gamma > 0 are required")
+        for key, allowed in (
+            ("schedule", SCHEDULES),
+            ("scheduler_step", SCHEDULER_STEPS),
+            ("bias_init", BIAS_INITS),
+            ("sampling", SAMPLINGS),
+        ):
+            if getattr(self, key) not in allowed:
+                raise ValueError(f"{key} must be one of {allowed}, got {getattr(self, key)!r}")
         self.milestones = tuple(int(m) for m in self.milestones)
 
     def to_dict(self) -> dict[str, Any]:
@@ -72,6 +102,9 @@ class TrainLog:
     parts: dict[str, float] = field(default_factory=dict)
     samples: int = 0
     seconds: float = 0.0
+    #: the base learning rate (before ``online_lr_scale``) of the first step of each epoch
+    epoch_lr: list[float] = field(default_factory=list)
+    steps: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -80,12 +113,31 @@ class TrainLog:
 BatchFn = Callable[[np.ndarray, int], tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]
 
 
-def _scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig) -> Any:
+def lr_factor(cfg: TrainConfig, epoch: int, step: int, total_steps: int) -> float:
+    """The multiplier of every group's learning rate at ``epoch`` (0-based) and global ``step``."""
+    e = epoch + 1 if cfg.scheduler_step == "before_epoch" else epoch
     if cfg.schedule == "step":
-        return torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(cfg.milestones), gamma=cfg.gamma)
+        return float(cfg.gamma ** sum(1 for m in cfg.milestones if m <= e))
     if cfg.schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.epochs, 1))
-    return None
+        return 0.5 * (1.0 + math.cos(math.pi * min(e, cfg.epochs) / max(cfg.epochs, 1)))
+    if cfg.schedule == "cosine_steps":
+        return 0.5 * (1.0 + math.cos(math.pi * step / max(total_steps, 1)))
+    return 1.0
+
+
+def param_groups(net: torch.nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
+    """Adam groups: the online head (``net.online_parameters()``, if any) at ``online_lr_scale``, the rest at 1.
+
+    Each group carries ``lr_scale`` and ``name``; :func:`train_loop` sets
+    ``lr = cfg.lr * lr_scale * lr_factor(...)`` before every step.
+    """
+    online = list(net.online_parameters()) if hasattr(net, "online_parameters") else []
+    ids = {id(p) for p in online}
+    base = [p for p in net.parameters() if id(p) not in ids]
+    groups = [{"params": base, "lr_scale": 1.0, "name": "base"}]
+    if online:
+        groups.append({"params": online, "lr_scale": float(cfg.online_lr_scale), "name": "online_head"})
+    return groups
 
 
 def fork_devices(device: str) -> list[int]:
@@ -97,7 +149,7 @@ def fork_devices(device: str) -> list[int]:
 
 
 def train_loop(
-    params: Sequence[torch.nn.Parameter],
+    params: Sequence[torch.nn.Parameter] | Sequence[dict[str, Any]],
     modules: Sequence[torch.nn.Module],
     batch_fn: BatchFn,
     n_samples: int,
@@ -107,7 +159,10 @@ def train_loop(
     progress: bool = False,
     desc: str = "train",
 ) -> TrainLog:
-    """Adam on the HL-Net loss over ``n_samples`` shuffled samples for ``cfg.epochs`` epochs."""
+    """Adam on the HL-Net loss over ``n_samples`` shuffled samples for ``cfg.epochs`` epochs.
+
+    ``params`` is a list of parameters or of groups from :func:`param_groups`.
+    """
     import time
 
     from tqdm import tqdm
@@ -115,11 +170,13 @@ def train_loop(
     if n_samples < 1:
         raise ValueError("no training samples")
     start = time.perf_counter()
-    opt = torch.optim.Adam(list(params), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = _scheduler(opt, cfg)
+    params = list(params)
+    groups = params if params and isinstance(params[0], dict) else [{"params": params, "lr_scale": 1.0, "name": "base"}]
+    opt = torch.optim.Adam([dict(g) for g in groups], lr=cfg.lr, weight_decay=cfg.weight_decay)
     shuffle = np.random.Generator(np.random.PCG64(derive_seed("train-shuffle", seed)))
     tlog = TrainLog(samples=n_samples)
     steps = cfg.epochs * math.ceil(n_samples / cfg.batch_size)
+    step = 0
     bar = tqdm(total=steps, desc=desc, unit="step", disable=not progress, leave=False)
     for m in modules:
         m.train()
@@ -128,19 +185,23 @@ def train_loop(
             order = shuffle.permutation(n_samples)
             total, count = 0.0, 0
             for b in range(0, n_samples, cfg.batch_size):
+                factor = lr_factor(cfg, epoch, step, steps)
+                for g in opt.param_groups:
+                    g["lr"] = cfg.lr * g["lr_scale"] * factor
+                if b == 0:
+                    tlog.epoch_lr.append(cfg.lr * factor)
                 idx = order[b : b + cfg.batch_size]
                 logits_p, logits_s, labels, seq_len = batch_fn(idx, epoch)
                 loss, parts = hlnet_loss(logits_p, logits_s, labels, seq_len, cfg.distill_weight)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
+                step += 1
                 total += float(loss.detach()) * len(idx)
                 count += len(idx)
                 tlog.parts = parts
                 bar.update(1)
                 bar.set_postfix(epoch=epoch + 1, loss=f"{float(loss.detach()):.4f}")
-            if sched is not None:
-                sched.step()
             tlog.epoch_loss.append(total / max(count, 1))
             log.info("%s epoch %d/%d loss %.5f", desc, epoch + 1, cfg.epochs, tlog.epoch_loss[-1])
     finally:
@@ -148,6 +209,7 @@ def train_loop(
         for m in modules:
             m.eval()
     tlog.seconds = time.perf_counter() - start
+    tlog.steps = step
     return tlog
 
 
@@ -161,15 +223,18 @@ def train_network(
     progress: bool = False,
     desc: str = "train",
 ) -> TrainLog:
-    """Re-initialise ``net`` from ``seed`` and train it with :func:`train_loop` on ``cfg.device``.
+    """Re-initialise ``net`` from ``seed`` (``cfg.bias_init``) and train it with :func:`train_loop` on ``cfg.device``.
+
+    ``net`` provides ``reset_parameters(bias_init=...)`` and optionally
+    ``online_parameters()`` (see :func:`param_groups`).
 
     The global torch RNG (and the device's) is forked, so training leaves the
     caller's random state untouched; ``net`` ends on the CPU in eval mode.
     """
     with torch.random.fork_rng(devices=fork_devices(cfg.device)):
         torch.manual_seed(int(seed) % (2**63))
-        net.reset_parameters()
+        net.reset_parameters(bias_init=cfg.bias_init)
         net.to(torch.device(cfg.device))
-        tlog = train_loop(list(net.parameters()), [net], batch_fn, n_samples, cfg, seed, progress=progress, desc=desc)
+        tlog = train_loop(param_groups(net, cfg), [net], batch_fn, n_samples, cfg, seed, progress=progress, desc=desc)
     net.to("cpu").eval()
     return tlog

@@ -177,6 +177,10 @@ def write_html(path: Path, result: Any, images: Sequence[tuple[str, Path]]) -> P
     for k in ("store", "visual_extractor", "audio_extractor", "severity", "variant_seed", "seeds", "baseline", "methods",
               "levels", "tables", "plan", "test_videos", "epochs", "device", "checkpoints"):
         parts.append(f"<tr><td>{esc(k)}</td><td>{esc(json.dumps(info.get(k)))}</td></tr>")
+    for label, cfg in (info.get("recipes") or {}).items():
+        text = "unknown (detector file without a training record)" if not cfg else (
+            f"{cfg.get('recipe', '?')}: " + ", ".join(f"{k}={v}" for k, v in cfg.items() if k not in ("recipe", "device")))
+        parts.append(f"<tr><td>recipe {esc(label)}</td><td>{esc(text)}</td></tr>")
     timings = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
     parts.append(f"<tr><td>timings</td><td>{esc(timings)}</td></tr></tbody></table>")
     for key, md in result.markdown.items():

@@ -9,8 +9,10 @@ Flow (see ``docs/evaluation.md``), one function per step:
    store variant is absent is skipped and listed, an explicitly named one is an
    error naming the variant and the ``extract`` command that creates it;
 3. runs -> train (:mod:`.runs`): for every training seed, every method is
-   trained on the clean train features by :func:`.training.train_detector` (or
-   loaded from a checkpoint, then shared by all seeds);
+   trained on the clean train features by :func:`.training.train_detector`
+   with its recipe (``recipe``/``overrides``, resolved per method before any
+   training; :mod:`robusta_bench.detectors.recipes`), or loaded from a
+   checkpoint, then shared by all seeds;
 4. score: every needed (video, combo) once (:mod:`.scoring`);
 5. tabulate (:func:`metric_rows`, :func:`summarize`): for each run x setting x level, the official frame AP of the
    offline and online heads, sklearn's AP and ROC-AUC (:mod:`.metrics`), over
@@ -40,7 +42,7 @@ from .metrics import SnippetCounts, curve_metrics
 from .runs import RunPlan, load_checkpoints, make_runs
 from .scoring import MethodRun, ScoreBank, check_scoring_precision, score_all
 from .settings import default_plan, parse_levels, parse_tables, select_settings
-from .training import resolve_extractors, resolve_method
+from .training import resolve_extractors, resolve_method, train_config
 
 log = logging.getLogger(__name__)
 
@@ -99,13 +101,18 @@ def evaluate(
     fig4: Sequence[str] = FIG4_SETTINGS,
     table5: str = TABLE5_SETTING,
     detector_options: Mapping[str, Mapping[str, Any]] | None = None,
+    recipe: str | Path | None = None,
+    overrides: Sequence[str] | Mapping[str, Any] | None = None,
 ) -> EvalResult:
     """Train/load, score and tabulate (see the module docstring). Returns an :class:`EvalResult`.
 
     ``severity`` and ``variant_seed`` pick the store variant of every corruption
     (``<corruption>-s<severity>-seed<variant_seed>``); ``seeds`` are training
     seeds (results are averaged over them); ``checkpoints`` maps a method label
-    to a detector file used instead of training.
+    to a detector file used instead of training. ``recipe`` and ``overrides``
+    choose the training hyper-parameters of every trained method (each
+    detector's own version of a named recipe; default: the detector's default
+    recipe, see :mod:`robusta_bench.detectors.recipes`).
     """
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
@@ -116,6 +123,8 @@ def evaluate(
     checkpoints = dict(checkpoints or {})
     precision = canonical_precision(precision)
     labels = _check_methods(methods, baseline, severity, precision)
+    # the recipe of every trained method, resolved (and a bad recipe or --set refused) before any training
+    recipes = {lb: train_config(epochs, device, method=lb, recipe=recipe, overrides=overrides) for lb in labels}
     vext, aext = resolve_extractors(store, visual_extractor, audio_extractor)
     if isinstance(plan, (str, Path)):
         plan = Plan.from_file(plan)
@@ -125,14 +134,22 @@ def evaluate(
         store, plan, tables, corruptions, levels, vext, aext, int(severity), int(variant_seed), table5
     )
     runplan = _run_plan(labels, methods[0], settings, tables, fig4, table5, skipped)
+    for lb in runplan.train_labels():
+        if lb not in recipes:
+            recipes[lb] = train_config(epochs, device, method=lb, recipe=recipe, overrides=overrides)
 
     # ----------------------------------------------------------- runs -> train
     t_train = time.perf_counter()
     loaded = load_checkpoints(checkpoints, runplan.train_labels())
     runs, run_settings = make_runs(
         runplan, seeds, loaded, store=store, manifest=manifest, extractors=(vext, aext), epochs=epochs, device=device,
-        progress=progress, detector_options=dict(detector_options or {}),
+        progress=progress, detector_options=dict(detector_options or {}), recipes=recipes,
     )
+    # the recipe each method was trained with (a loaded detector: the one its file records, if any)
+    used_recipes = {
+        lb: (getattr(loaded[lb], "train_info", {}) or {}).get("config") if lb in loaded else recipes[lb].to_dict()
+        for lb in runplan.train_labels()
+    }
     timings["train_s"] = time.perf_counter() - t_train
 
     # ----------------------------------------------------------------- score
@@ -158,7 +175,7 @@ def evaluate(
         "levels": list(levels), "tables": list(tables),
         "plan": {"seed": plan.seed, "version": plan.version, "videos": len(plan.names)},
         "test_videos": len(ok_names), "checkpoints": {k: str(v) for k, v in checkpoints.items()}, "epochs": epochs,
-        "device": device, "precision": precision, "fig4": [s.name for s in runplan.fig4_settings],
+        "recipes": _jsonable(used_recipes), "device": device, "precision": precision, "fig4": [s.name for s in runplan.fig4_settings],
         "table5": runplan.table5.name if runplan.table5 is not None else None,
         "train_info": {r.label: _jsonable(getattr(r.detector, "train_info", {})) for r in runs if r.seed == seeds[0]},
     }
@@ -271,6 +288,7 @@ def metric_rows(runs: Sequence[MethodRun], run_settings: Mapping[tuple[str, int]
                     "ap_sklearn_online": m_on.ap_sklearn, "auc": m_off.auc, "auc_online": m_on.auc,
                 })
     return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+
 
 
 def _write_result(result: EvalResult, out_dir: str | Path | None, plan: Plan, gt: Mapping[str, np.ndarray],

@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 
 from .compose import Setting
 from .scoring import MethodRun
-from .training import load_train_set, resolve_method, train_detector
+from .training import build_for, load_train_set, resolve_method, train_detector
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +73,22 @@ def make_runs(
     device: str,
     progress: bool,
     detector_options: Mapping[str, Mapping[str, Any]],
+    recipes: Mapping[str, Any] | None = None,
 ) -> tuple[list[MethodRun], dict[tuple[str, int], list[Setting]]]:
-    """Train (or take the loaded) detector of every label and seed; the runs and the settings of each."""
+    """Train (or take the loaded) detector of every label and seed; the runs and the settings of each.
+
+    ``recipes`` maps a label to its resolved :class:`~robusta_bench.detectors.train.TrainConfig`
+    (a label without one trains with its detector's default recipe and ``epochs``).
+    """
     runs: list[MethodRun] = []
     run_settings: dict[tuple[str, int], list[Setting]] = {}
+    recipes = dict(recipes or {})
     train_set = None
+    pads = [lb for lb in plan.train_labels() if lb.endswith("-pad") and lb not in loaded]
+    if pads:  # the padding ablation refuses audio as wide as the visual features: say so before any training
+        train_set, _ = load_train_set(store, manifest, visual_extractor=extractors[0], audio_extractor=extractors[1])
+        for lb in pads:
+            build_for(lb, train_set, detector_options.get(lb))
     for seed in seeds:
         for lb in plan.train_labels():
             if lb in loaded:
@@ -85,9 +96,10 @@ def make_runs(
             else:
                 if train_set is None:
                     train_set, _ = load_train_set(store, manifest, visual_extractor=extractors[0], audio_extractor=extractors[1])
-                log.info("training %s (seed %d)", lb, seed)
+                cfg = recipes.get(lb)
+                log.info("training %s (seed %d, recipe %s)", lb, seed, getattr(cfg, "recipe", "default"))
                 det = train_detector(lb, store, manifest, seed=seed, epochs=epochs, device=device, progress=progress,
-                                     options=detector_options.get(lb), train_set=train_set)
+                                     options=detector_options.get(lb), train_set=train_set, config=cfg)
             for run, settings in _runs_of(plan, lb, det, seed, lb in loaded):
                 runs.append(run)
                 run_settings[run.key] = settings

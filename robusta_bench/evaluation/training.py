@@ -150,14 +150,27 @@ def build_for(label: str, train_set: Any, options: Mapping[str, Any] | None = No
     return build_detector(name, **dims, **opts)
 
 
-def train_config(epochs: int | None = None, device: str = "cpu", **overrides: Any) -> Any:
-    """The detectors' :class:`~robusta_bench.detectors.train.TrainConfig` (defaults: the official recipe)."""
-    from ..detectors.train import TrainConfig
+def train_config(
+    epochs: int | None = None,
+    device: str = "cpu",
+    *,
+    method: str = "hlnet",
+    recipe: str | Path | None = None,
+    overrides: Sequence[str] | Mapping[str, Any] | None = None,
+    **kw: Any,
+) -> Any:
+    """The :class:`~robusta_bench.detectors.train.TrainConfig` of ``method`` (see :mod:`robusta_bench.detectors.recipes`).
 
-    kw = dict(overrides)
-    if epochs is not None:
-        kw["epochs"] = int(epochs)
-    return TrainConfig(device=device, **kw)
+    ``recipe``: a named recipe (``paper``, ``official``, ``demo``) or a TOML
+    file; None is the detector's default (``robusta``: paper, HL-Net and the
+    single-modality ablations: official). ``overrides`` (``["lr=1e-4"]`` or a
+    dict) and keyword overrides replace single hyper-parameters; ``epochs`` last.
+    """
+    from ..detectors.recipes import parse_overrides, resolve_recipe
+
+    name, _ = resolve_method(method)
+    extra = {**parse_overrides(overrides), **parse_overrides(kw)}
+    return resolve_recipe(name, recipe, extra, epochs=epochs, device=device)
 
 
 def train_detector(
@@ -174,11 +187,18 @@ def train_detector(
     options: Mapping[str, Any] | None = None,
     train_set: Any = None,
     out: str | Path | None = None,
+    recipe: str | Path | None = None,
+    overrides: Sequence[str] | Mapping[str, Any] | None = None,
+    config: Any = None,
 ) -> Any:
-    """Train ``method`` on the store's clean ``train`` features; save it to ``out`` when given.
+    """Train ``method`` on the store's clean ``train`` features with ``recipe``; save it to ``out`` when given.
 
-    Returns the trained detector (its ``train_info`` holds the seed, config and loss log).
+    Returns the trained detector (its ``train_info`` holds the seed, the
+    recipe's config and the loss log). See :func:`train_config` for the recipe;
+    ``config``, an already resolved :class:`~robusta_bench.detectors.train.TrainConfig`,
+    is used as is instead (``evaluate`` resolves every method's recipe before training).
     """
+    cfg = config if config is not None else train_config(epochs, device, method=method, recipe=recipe, overrides=overrides)
     if train_set is None:
         store = store if isinstance(store, FeatureStore) else FeatureStore(store)
         if not isinstance(manifest, pd.DataFrame):
@@ -188,7 +208,6 @@ def train_detector(
         vext, aext = resolve_extractors(store, visual_extractor, audio_extractor, need=_needs(method))
         train_set, _ = load_train_set(store, manifest, visual_extractor=vext, audio_extractor=aext)
     det = build_for(method, train_set, options)
-    cfg = train_config(epochs, device)
     det.fit(train_set, cfg, seed=int(seed), progress=progress)
     det.train_info.setdefault("seed", int(seed))
     det.train_info["method"] = method

@@ -68,14 +68,15 @@ def group_spec(
     }
 
 
-def variant_plan(variant: Variant, source: str) -> str:
-    """The plan string of a group's content key: source, corruption and its version."""
+def variant_plan(variant: Variant, source: str, noise: str | None = None) -> str:
+    """The plan string of a group's content key: source, corruption and its version (and a user noise file)."""
     if variant.is_clean:
         return f"benchmark={BENCHMARK_VERSION};source=clean"
     from ..corruptions.base import CORRUPTIONS
 
     version = getattr(CORRUPTIONS.get(variant.corruption), "version", 1)
-    return f"benchmark={BENCHMARK_VERSION};source={source};corruption={variant.corruption};version={version}"
+    plan = f"benchmark={BENCHMARK_VERSION};source={source};corruption={variant.corruption};version={version}"
+    return plan + (f";noise={noise}" if noise and noise != "generated" else "")
 
 
 @dataclass

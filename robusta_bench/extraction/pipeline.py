@@ -98,6 +98,7 @@ def extract(
     seed: int = 0,
     crops: int | None = None,
     corrupted_dir: str | Path | None = None,
+    noise_dir: str | Path | None = None,
     dtype: str = "float32",
     precision: str = "fp32",
     limit: int | None = None,
@@ -119,7 +120,9 @@ def extract(
     for videos of ``variant_split``; visual corruptions go to visual extractors
     and audio ones to audio extractors. ``crops`` overrides the number of crops
     (1 = centre only). ``corrupted_dir`` reads the corrupted media written by
-    ``robusta-bench corrupt`` instead of corrupting in memory. ``precision``
+    ``robusta-bench corrupt`` instead of corrupting in memory; ``noise_dir``
+    holds noise recordings for the overlay corruptions (NOISEX-92 names; its
+    source is recorded in the group metadata as ``noise_source``). ``precision``
     ``tf32``/``bf16`` is used only if a calibration batch passes the tolerance
     check against fp32 (else fp32 is used and the report says why).
     Resumable and shareable: videos already in a group, or claimed by a
@@ -163,7 +166,8 @@ def extract(
     with contextlib.ExitStack() as stack:
         stack.callback(store.close)
         source = "corrupted-dir" if corrupted_dir is not None else "fused"
-        groups = _open_groups(stack, store, run, variant_list, effective, source, proto, dtype, shard_rows, flush_s)
+        groups = _open_groups(stack, store, run, variant_list, effective, source, proto, dtype, shard_rows, flush_s,
+                              None if corrupted_dir is not None else noise_dir)
         report.written = {g.label: 0 for g in groups.values()}
         report.groups = sorted(report.written)
         jobs = extraction_jobs(
@@ -177,7 +181,7 @@ def extract(
         batchers = _batchers(run, effective, device, proto, batch_size, on_done, on_error)
         _run_jobs([j for j in jobs if not j.empty], groups, batchers, proto, report, on_done, on_error,
                   workers=workers, chunk_size=chunk_size, progress=progress, device=device, isolate=isolate,
-                  media_source=media_source)
+                  media_source=media_source, noise_dir=noise_dir)
     report.seconds = time.perf_counter() - t_start
     return report
 
@@ -251,8 +255,17 @@ def _build_run(extractors: str | Sequence[Any], device: str, crops: int | None, 
 def _open_groups(
     stack: contextlib.ExitStack, store: FeatureStore, run: _Run, variant_list: Sequence[Variant], effective: dict[str, str],
     source: str, proto: Protocol, dtype: str, shard_rows: int, flush_s: float = 0.0,
+    noise_dir: str | Path | None = None,
 ) -> dict[tuple[str, Variant], Group]:
-    """Open (or resume) the writer of every (extractor, variant) group of the run."""
+    """Open (or resume) the writer of every (extractor, variant) group of the run.
+
+    The overlay noise of a corrupted variant (generated, or a ``noise_dir``
+    recording: then part of the content key) is recorded as ``meta.noise_source``;
+    media read from ``--corrupted-dir`` record theirs in its corrupt manifest.
+    """
+    from ..corruptions.audio.overlay import noise_source
+
+    corrupted = source == "corrupted-dir"
     groups: dict[tuple[str, Variant], Group] = {}
     for n, obj in run.by_name.items():
         order = run.crop_orders.get(n)
@@ -262,9 +275,11 @@ def _open_groups(
             m = variant_modality(v)
             if m is not None and m != run.modality[n]:
                 continue
-            plan = variant_plan(v, source)
+            noise = None if v.is_clean or corrupted else noise_source(v.corruption, noise_dir)
+            plan = variant_plan(v, source, noise)
             meta = {
-                "plan": plan, "protocol": proto.to_dict(), "crops": list(order) if order is not None else None,
+                "plan": plan, "noise_source": noise if not corrupted else "see corrupt_manifest.csv of --corrupted-dir",
+                "protocol": proto.to_dict(), "crops": list(order) if order is not None else None,
                 "precision": effective[n], "source": "clean" if v.is_clean else source, "spec": gspec,
             }
             check_resume(store, n, v, shash, plan, dtype)
@@ -318,14 +333,16 @@ def _batchers(run: _Run, effective: dict[str, str], device: str, proto: Protocol
 
 def _run_jobs(work: Sequence[VideoJob], groups, batchers, proto: Protocol, report: ExtractReport, on_done, on_error, *,
               workers: int, chunk_size: int, progress: bool, device: str = "cpu", isolate: bool = True,
-              media_source: Any = None) -> None:
+              media_source: Any = None, noise_dir: str | Path | None = None) -> None:
     """Decode (ahead, in ``workers`` threads), corrupt, cut and embed every job's video, in order.
 
     On a CUDA ``device`` the visual variants are made there (the torch path).
-    ``isolate``: each video's media work runs in a child process (a native
-    crash fails that video only); ``media_source`` replaces the local decode
-    (Ray CPU tasks). Jobs committed or claimed by a concurrent writer are
-    left to it (``report.elsewhere``)."""
+    The overlay corruptions use the recordings of ``noise_dir`` (default:
+    their generated noise). ``isolate``: each video's media work runs in a
+    child process (a native crash fails that video only); ``media_source``
+    replaces the local decode (Ray CPU tasks). Jobs committed or claimed by a
+    concurrent writer are left to it (``report.elsewhere``)."""
+    from ..corruptions.audio.overlay import make_corruption
     from .claiming import claimed_jobs
     from ..corruptions.base import get_corruption
     from ..corruptions.visual.device import corruption_device
@@ -338,7 +355,7 @@ def _run_jobs(work: Sequence[VideoJob], groups, batchers, proto: Protocol, repor
             job,
             proto=proto,
             seed_of=lambda name, v: get_corruption(v.corruption).sample(v.severity, v.seed, name)["item_seed"],
-            corruption_of=get_corruption,
+            corruption_of=lambda name: make_corruption(name, noise_dir),
             chunk_size=chunk_size,
             corrupt_device=corrupt_device,
         )

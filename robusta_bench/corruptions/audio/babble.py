@@ -15,13 +15,14 @@ import numpy as np
 from ..base import CORRUPTIONS
 from . import functional as F
 from .common import AudioCorruption
+from .overlay import OverlayNoise
 from .speech_synth import active_offset
 
 BABBLE_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".mp4", ".mkv", ".webm", ".mov", ".avi")
 
 
 @CORRUPTIONS.register("babble", rank=1)
-class Babble(AudioCorruption):
+class Babble(OverlayNoise, AudioCorruption):
     """``talkers`` independent talkers summed and added at ``snr_db`` over the whole track.
 
     Each talker is normalised to unit RMS, given a random level (+-3 dB) and a
@@ -34,6 +35,10 @@ class Babble(AudioCorruption):
     resampled to the track's rate). Talkers are drawn from the sorted file list
     with the item's seed (without replacement while enough files exist), each
     starting at a seeded offset and looped to the track's length.
+
+    ``noise_dir``: a folder with a ``babble.*`` recording (the NOISEX-92 name:
+    a crowd already), overlaid whole at ``snr_db`` instead of the talkers
+    (:mod:`.overlay`); it takes precedence over ``babble_dir``.
     """
 
     version = 1
@@ -47,7 +52,8 @@ class Babble(AudioCorruption):
     )
     cache_files = 16
 
-    def __init__(self, babble_dir: str | Path | None = None) -> None:
+    def __init__(self, babble_dir: str | Path | None = None, noise_dir: str | Path | None = None) -> None:
+        self._init_noise(noise_dir)
         self.babble_dir = Path(babble_dir) if babble_dir is not None else None
         self._files: list[Path] | None = None
         self._cache: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
@@ -70,8 +76,17 @@ class Babble(AudioCorruption):
             h.update(f"{path.name}\x1f{st.st_size}\x1f{int(st.st_mtime)}\n".encode())
         return "dir:" + h.hexdigest()[:16]
 
+    def noise_source(self) -> str:
+        """``file:babble.<ext>:sha256:<hex>`` (``noise_dir``), ``dir:<hash>`` (``babble_dir``) or ``generated``."""
+        if self.noise is not None:
+            return self.noise.source()
+        return "generated" if self._files is None else self.source_id()
+
     def corrupt(self, x: np.ndarray, rate: int, params: dict[str, Any], seed: int) -> np.ndarray:
-        """Add ``params['talkers']`` talkers at ``params['snr_db']``."""
+        """Add ``params['talkers']`` talkers (or the ``noise_dir`` recording) at ``params['snr_db']``."""
+        recorded = self.recorded_overlay(x, rate, params, seed)
+        if recorded is not None:
+            return recorded
         rng = np.random.default_rng(seed)
         n_talkers = int(params["talkers"])
         c, n = x.shape

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -9,12 +10,13 @@ import numpy as np
 from ..base import CORRUPTIONS
 from . import functional as F
 from .common import AudioCorruption
+from .overlay import OverlayNoise
 
 PINK_DECAY_DB_PER_OCTAVE = -3.01
 
 
 @CORRUPTIONS.register("pink_noise", rank=4)
-class PinkNoise(AudioCorruption):
+class PinkNoise(OverlayNoise, AudioCorruption):
     """Independent pink noise on every channel at ``snr_db`` over the whole track.
 
     The noise comes from audiomentations ``AddColorNoise`` with f_decay = -3.01
@@ -29,8 +31,15 @@ class PinkNoise(AudioCorruption):
     levels = tuple({"snr_db": s} for s in (40.0, 30.0, 20.0, 10.0, 0.0))
     n_fft = 2048
 
+    def __init__(self, noise_dir: str | Path | None = None) -> None:
+        """``noise_dir``: a folder whose ``pink.*`` recording (NOISEX-92 name) replaces the generated noise."""
+        self._init_noise(noise_dir)
+
     def corrupt(self, x: np.ndarray, rate: int, params: dict[str, Any], seed: int) -> np.ndarray:
         """Add pink noise at ``params['snr_db']``."""
+        recorded = self.recorded_overlay(x, rate, params, seed)
+        if recorded is not None:
+            return recorded
         from audiomentations import AddColorNoise
 
         snr = float(params["snr_db"])

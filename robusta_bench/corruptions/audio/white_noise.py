@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -9,10 +10,11 @@ import numpy as np
 from ..base import CORRUPTIONS
 from . import functional as F
 from .common import AudioCorruption
+from .overlay import OverlayNoise
 
 
 @CORRUPTIONS.register("white_noise", rank=8)
-class WhiteNoise(AudioCorruption):
+class WhiteNoise(OverlayNoise, AudioCorruption):
     """Independent white Gaussian noise on every channel at ``snr_db`` over the whole track.
 
     The noise is drawn by audiomentations ``AddGaussianSNR`` (p=1, min = max
@@ -24,8 +26,15 @@ class WhiteNoise(AudioCorruption):
     description = "additive white Gaussian noise, SNR over all channels (AddGaussianSNR, exact rescale)"
     levels = tuple({"snr_db": s} for s in (40.0, 30.0, 20.0, 10.0, 0.0))
 
+    def __init__(self, noise_dir: str | Path | None = None) -> None:
+        """``noise_dir``: a folder whose ``white.*`` recording (NOISEX-92 name) replaces the generated noise."""
+        self._init_noise(noise_dir)
+
     def corrupt(self, x: np.ndarray, rate: int, params: dict[str, Any], seed: int) -> np.ndarray:
         """Add white noise at ``params['snr_db']``."""
+        recorded = self.recorded_overlay(x, rate, params, seed)
+        if recorded is not None:
+            return recorded
         from audiomentations import AddGaussianSNR
 
         snr = float(params["snr_db"])
