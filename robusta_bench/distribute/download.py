@@ -290,7 +290,7 @@ def _fetch_all(
     backoff: float,
     progress: bool,
 ) -> None:
-    from tqdm import tqdm
+    from ..progress import progress_bar as tqdm
 
     if not files:
         return

@@ -159,7 +159,7 @@ def _collect(store: FeatureStore, chosen: list[tuple[str, Variant]]) -> tuple[li
 
 def _verify_sources(items: list[_Item], total: int, progress: bool) -> list[str]:
     """Size and sha256 of every source shard against its group index."""
-    from tqdm import tqdm
+    from ..progress import progress_bar as tqdm
 
     problems = []
     with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="verify", disable=not progress) as bar:

@@ -151,7 +151,7 @@ def load_train_set(
     A video absent from a needed group, or with no segments, is skipped and
     reported; an empty result is an error.
     """
-    from tqdm import tqdm
+    from ..progress import progress_bar as tqdm
 
     rows = split_rows(manifest, "train")
     rows = rows[rows["label"].isin([0, 1])]

@@ -618,9 +618,9 @@ def _check_resume(store: FeatureStore, extractor: str, variant: Variant, shash: 
 def _progress(total: int, enabled: bool):
     if not enabled:
         return None
-    from tqdm import tqdm
+    from ..progress import progress_bar
 
-    return tqdm(total=total, unit="video", desc="extract", dynamic_ncols=True)
+    return progress_bar(total=total, unit="video", desc="extract", dynamic_ncols=True)
 
 
 def _consume(

