@@ -14,7 +14,7 @@ import click
 from .. import BENCHMARK_VERSION, __version__
 from .base import progress_options, setup_logging
 
-AREAS = ("dataset", "corrupt", "features", "weights", "evaluate", "distribute", "utils")
+AREAS = ("dataset", "split", "corrupt", "features", "weights", "evaluate", "distribute", "utils")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -28,6 +28,7 @@ def cli(verbose: int) -> None:
     Pipeline:
       index     probe a folder of videos into a manifest
       synth     generate a small synthetic XD-Violence-style dataset
+      split     write a split/label list for your own videos
       corrupt   write corrupted copies of the planned test videos
       show      picture of one frame / spectrogram at severities 0-5
       extract   extract I3D / YAMNet / VGGish features into a feature store

@@ -86,6 +86,7 @@ class ExtractReport:
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
     precision: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
     precision_checks: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -137,6 +138,7 @@ class ExtractReport:
             lines.append(f"time by stage (summed over threads): {parts}")
         for ext, check in self.precision_checks.items():
             lines.append(f"precision check {ext}: {check}")
+        lines.extend(self.notes)
         for name in sorted(self.failures):
             for group, err in sorted(self.failures[name].items()):
                 lines.append(f"FAILED {name} [{group}]: {err}")
@@ -279,20 +281,10 @@ def read_corrupt_manifest(directory: str | Path) -> dict[tuple[str, str, int, in
     return out
 
 
-def _attach_media(jobs: list[VideoJob], table: dict[tuple[str, str, int, int], Path | str]) -> None:
-    for job in jobs:
-        for v in {*job.visual, *job.audio}:
-            if v.is_clean:
-                continue
-            hit = table.get((job.video.name, v.corruption, v.severity, v.seed))
-            if hit is None:
-                job.media_errors[v] = f"not in {CORRUPT_MANIFEST} ({v.slug})"
-            elif isinstance(hit, str):
-                job.media_errors[v] = hit
-            elif not Path(hit).exists():
-                job.media_errors[v] = f"corrupted file missing: {hit}"
-            else:
-                job.media[v] = Path(hit)
+def _attach_media(jobs: list[VideoJob], table: dict[tuple[str, str, int, int], Path | str]) -> list[str]:
+    from .corrupted_media import attach_corrupted_media, describe_clean_fallback
+
+    return describe_clean_fallback(attach_corrupted_media(jobs, table))
 
 
 # -------------------------------------------------------------------- workers
@@ -536,7 +528,7 @@ def extract(
         )
         report.skipped = sum(j.skipped for j in jobs)
         if corrupted_dir is not None:
-            _attach_media(jobs, read_corrupt_manifest(corrupted_dir))
+            report.notes.extend(_attach_media(jobs, read_corrupt_manifest(corrupted_dir)))
         work = [j for j in jobs if not j.empty]
 
         def on_done(acc: VideoFeatures) -> None:

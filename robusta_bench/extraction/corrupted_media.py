@@ -1,0 +1,56 @@
+"""Which file each corrupted variant of a video is read from with ``extract --corrupted-dir``.
+
+``robusta-bench corrupt --fraction F`` writes corrupted copies only of the test
+videos its plan picks; the others are, by the plan, uncorrupted at that level.
+For those, the variant is extracted from the clean file (so a store made from a
+partial corrupt run is complete), and the count is reported. A video the
+corrupt run *tried* and failed keeps that error; a listed file that is gone is an
+error too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+CORRUPT_MANIFEST = "corrupt_manifest.csv"
+
+
+def attach_corrupted_media(jobs: Iterable, table: dict[tuple[str, str, int, int], Path | str]) -> dict[str, int]:
+    """Set ``job.media`` / ``job.media_errors`` for every corrupted variant of every job.
+
+    A variant that the corrupt run made for some videos but not this one is read
+    from the clean file; a variant it never made is an error naming the command.
+    Returns ``{variant slug: number of videos read from their clean file}``.
+    """
+    clean: dict[str, int] = {}
+    runs = {key[1:] for key in table}
+    for job in jobs:
+        for v in {*job.visual, *job.audio}:
+            if v.is_clean:
+                continue
+            hit = table.get((job.video.name, v.corruption, v.severity, v.seed))
+            if hit is None and (v.corruption, v.severity, v.seed) not in runs:
+                job.media_errors[v] = (
+                    f"not in {CORRUPT_MANIFEST} ({v.slug}): run 'robusta-bench corrupt --type {v.corruption} "
+                    f"--severity {v.severity} --seed {v.seed}' into that folder first"
+                )
+            elif hit is None:
+                job.media[v] = Path(job.video.path)
+                clean[v.slug] = clean.get(v.slug, 0) + 1
+            elif isinstance(hit, str):
+                job.media_errors[v] = hit
+            elif not Path(hit).exists():
+                job.media_errors[v] = f"corrupted file missing: {hit}"
+            else:
+                job.media[v] = Path(hit)
+    return clean
+
+
+def describe_clean_fallback(counts: dict[str, int]) -> list[str]:
+    """One line per variant: how many videos were read from their clean file."""
+    return [
+        f"{slug}: {n} video(s) not corrupted by the corrupt run (its plan left them clean at that fraction) "
+        f"-> extracted from their clean media" for slug, n in sorted(counts.items())
+    ]
+
