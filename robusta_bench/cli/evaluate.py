@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from .. import DEFAULT_SEVERITY
 from .base import progress_enabled
 
 _STORE_HELP = "Feature store folder written by 'robusta-bench extract' (or 'import')."
@@ -18,10 +19,11 @@ def _usage(ctx: click.Context, message: str) -> None:
 def _device(ctx: click.Context, gpu: int | None) -> str:
     if gpu is None:
         return "cpu"
-    import torch
+    from ..torch_info import cuda_device_problem
 
-    if not torch.cuda.is_available() or gpu >= torch.cuda.device_count():
-        _usage(ctx, f"--gpu {gpu}: no such CUDA device here")
+    problem = cuda_device_problem(gpu)
+    if problem:
+        _usage(ctx, problem)
     return f"cuda:{gpu}"
 
 
@@ -110,8 +112,9 @@ def _parse_checkpoints(ctx: click.Context, items: tuple[str, ...], method: str) 
               help="Settings to evaluate: 'all' (those the store has; the rest are listed as skipped) or a comma list of "
                    "corruptions and settings (fog, babble, missing_visual, mixed_audio, motion_blur+babble ...).")
 @click.option("--levels", default="0,10,30,50,70,90,100", show_default=True, help="Corruption levels: percent of test videos corrupted.")
-@click.option("--severity", type=click.IntRange(1, 5), default=3, show_default=True,
-              help="Severity of the store variants used: <corruption>-s<SEVERITY>-seed<VARIANT-SEED>.")
+@click.option("--severity", type=click.IntRange(1, 5), default=DEFAULT_SEVERITY, show_default=True,
+              help="Severity of the store variants used: <corruption>-s<SEVERITY>-seed<VARIANT-SEED> "
+                   "(the default is the benchmark's default severity, also 'corrupt's default).")
 @click.option("--variant-seed", type=int, default=0, show_default=True,
               help="Benchmark seed of the corrupted variants in the store (the 'extract --seed') and of the default plan.")
 @click.option("--seeds", default="0", show_default=True, help="Training seeds, e.g. 0,1,2: every method is trained per seed; tables show mean ± std.")
