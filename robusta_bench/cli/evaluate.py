@@ -154,6 +154,8 @@ def evaluate_cmd(ctx, methods, baseline, store, manifest, annotations, visual_ex
     seed_list = _int_list(ctx, seeds, "--seeds")
     methods = tuple(m.strip() for m in methods if m.strip())
     ckpt = _parse_checkpoints(ctx, checkpoints, methods[0] if methods else "robusta")
+    from ..evaluation.failures import NoScorableVideos, format_failures
+
     try:
         result = evaluate(
             store, manifest, annotations, methods=methods,
@@ -163,9 +165,14 @@ def evaluate_cmd(ctx, methods, baseline, store, manifest, annotations, visual_ex
             checkpoints=ckpt, out_dir=out, progress=progress_enabled(), device=device, variant_seed=variant_seed,
             precision=precision,
         )
+    except NoScorableVideos as exc:
+        click.echo(f"Error: {exc}", err=True)
+        ctx.exit(1)
+        return
     except _user_errors() as exc:
         _usage(ctx, str(exc))
         return
+    _print_sample(result.info)
     for key in ("I", "II", "V", "fig4"):
         if key in result.markdown:
             click.echo(f"\n{_TITLES[key]}\n")
@@ -177,11 +184,20 @@ def evaluate_cmd(ctx, methods, baseline, store, manifest, annotations, visual_ex
         if lacking:
             click.echo(f"  (store groups missing: {', '.join(lacking)}; create them with 'robusta-bench extract')")
     if result.failures:
-        click.echo(f"\n{len(result.failures)} test video(s) left out:", err=True)
-        for k, v in list(result.failures.items())[:20]:
-            click.echo(f"  {k}: {v}", err=True)
+        click.echo(f"\n{len(result.failures)} test video(s) left out, by cause:", err=True)
+        for line in format_failures(result.failures):
+            click.echo(f"  {line}", err=True)
     click.echo(f"\nresults: {result.files.get('csv')}\nreport: {result.report}")
     ctx.exit(0 if result.ok else 1)
+
+
+def _print_sample(info: dict) -> None:
+    from ..evaluation.sample_size import sample_caption
+
+    if info.get("sample"):
+        click.echo(f"sample: {sample_caption(info['sample'])}")
+    for w in info.get("warnings", []):
+        click.echo(f"warning: {w}", err=True)
 
 
 _TITLES = {

@@ -54,7 +54,8 @@ log = logging.getLogger(__name__)
 TABLES = ("I", "II", "V")
 _TABLE_ALIASES = {"1": "I", "2": "II", "5": "V", "i": "I", "ii": "II", "v": "V"}
 RESULT_COLUMNS = (
-    "seed", "method", "table", "setting", "display", "modality", "level", "n_videos", "n_corrupted",
+    "seed", "method", "table", "setting", "display", "modality", "level", "n_videos", "n_violent", "n_normal",
+    "n_train", "n_corrupted",
     "ap", "ap_online", "ap_sklearn", "ap_sklearn_online", "auc", "auc_online",
 )
 
@@ -164,10 +165,14 @@ def evaluate(
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     store = store if isinstance(store, FeatureStore) else FeatureStore(store)
+    source = "the manifest" if isinstance(manifest, pd.DataFrame) else str(manifest)
     if not isinstance(manifest, pd.DataFrame):
         from ..dataset.index import read_manifest
 
         manifest = read_manifest(manifest)
+    from .manifest_checks import check_eval_manifest
+
+    check_eval_manifest(manifest, source, need_train=not checkpoints)
     if not isinstance(annotations, Mapping):
         from ..dataset.annotations import read_annotations
 
@@ -296,7 +301,13 @@ def evaluate(
             bank.failures[n] = f"ground truth: {exc}"
     ok_names = [n for n in bank.scored_names(names) if n in counts]
     if not ok_names:
-        raise RuntimeError(f"no test video could be scored; first failures: {dict(list(bank.failures.items())[:3])}")
+        from .failures import NoScorableVideos
+
+        raise NoScorableVideos(bank.failures)
+    from .sample_size import sample_counts, sample_warnings
+
+    sample = sample_counts(ok_names, {n: _label(rows_by_name.get(n), plan, n) for n in ok_names},
+                           None if train_set is None else train_set.labels)
     all_counts = SnippetCounts.concat([counts[n] for n in ok_names])
     rows = []
     for r in runs:
@@ -310,7 +321,8 @@ def evaluate(
                 m_on = curve_metrics(on, all_counts)
                 rows.append({
                     "seed": r.seed, "method": r.label, "table": s.table, "setting": s.name, "display": s.display,
-                    "modality": s.modality, "level": lv, "n_videos": len(ok_names),
+                    "modality": s.modality, "level": lv, "n_videos": len(ok_names), "n_violent": sample["n_violent"],
+                    "n_normal": sample["n_normal"], "n_train": sample["n_train"],
                     "n_corrupted": corrupted_count(plan, lv, ok_names),
                     "ap": m_off.ap, "ap_online": m_on.ap, "ap_sklearn": m_off.ap_sklearn,
                     "ap_sklearn_online": m_on.ap_sklearn, "auc": m_off.auc, "auc_online": m_on.auc,
@@ -332,6 +344,8 @@ def evaluate(
         "tables": list(tables),
         "plan": {"seed": plan.seed, "version": plan.version, "videos": len(plan.names)},
         "test_videos": len(ok_names),
+        "sample": sample,
+        "warnings": sample_warnings(sample),
         "checkpoints": {k: str(v) for k, v in checkpoints.items()},
         "epochs": epochs,
         "device": device,
@@ -370,7 +384,9 @@ def summarize(rows: pd.DataFrame) -> pd.DataFrame:
     std = g[metrics].std(ddof=1).fillna(0.0).add_suffix("_std")
     out = out.join(std)
     out["n_seeds"] = g.size()
-    out["n_videos"] = g["n_videos"].first()
+    for col in ("n_videos", "n_violent", "n_normal", "n_train"):
+        if col in rows:
+            out[col] = g[col].first()
     out["n_corrupted"] = g["n_corrupted"].first()
     return out.reset_index()
 
