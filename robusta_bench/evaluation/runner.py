@@ -164,7 +164,6 @@ def evaluate(
 
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
-    store = store if isinstance(store, FeatureStore) else FeatureStore(store)
     source = "the manifest" if isinstance(manifest, pd.DataFrame) else str(manifest)
     if not isinstance(manifest, pd.DataFrame):
         from ..dataset.index import read_manifest
@@ -173,6 +172,7 @@ def evaluate(
     from .manifest_checks import check_eval_manifest
 
     check_eval_manifest(manifest, source, need_train=not checkpoints)
+    store = store if isinstance(store, FeatureStore) else FeatureStore(store)
     if not isinstance(annotations, Mapping):
         from ..dataset.annotations import read_annotations
 
