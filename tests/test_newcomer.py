@@ -282,3 +282,60 @@ def test_extract_prints_status_lines_into_a_log(clips, tmp_path):
     status = [line for line in res.stderr.splitlines() if line.startswith("extract: ")]
     assert status, res.stderr
     assert status[-1].startswith("extract: done 4/4 videos in ")
+
+
+# ------------------------------------------------------------------ releases keep splits; publish compares like with like
+@pytest.fixture
+def small_store(clips, tmp_path, monkeypatch):
+    """4 clips (2 train, 2 test) extracted with nc-visual, whose spec file lives in a temporary extractors folder."""
+    specs = tmp_path / "extractors"
+    specs.mkdir()
+    (specs / "nc-visual.json").write_text(json.dumps({"name": "nc-visual", "weights": {"sha256": "0" * 64}}))
+    monkeypatch.setenv("ROBUSTA_EXTRACTORS", str(specs))
+    names = ["fight1", "fight2", "walk1", "walk2"]
+    man = tmp_path / "m.csv"
+    pd.DataFrame({"name": names, "path": [str(clips["videos"] / f"{n}.mp4") for n in names],
+                  "split": ["train", "test", "train", "test"], "label": [1, 1, 0, 0]}).to_csv(man, index=False)
+    store = tmp_path / "store"
+    res = run(["extract", "--manifest", man, "--extractors", "nc-visual", "--out", store, "--workers", 0])
+    assert res.exit_code == 0, res.output
+    return {"store": store, "specs": specs, "manifest": man}
+
+
+def test_publish_has_no_false_spec_alarm_and_a_real_one_fails(small_store, tmp_path, caplog):
+    rel = tmp_path / "release"
+    with caplog.at_level("WARNING"):
+        res = run(["publish", small_store["store"], "--out", rel])
+    assert res.exit_code == 0, res.output
+    assert "differs" not in caplog.text
+    release = json.loads((rel / "release.json").read_text())
+    assert release["extractors"]["nc-visual"]["spec_matches_shards"] is True
+    # the spec file changes after extraction: publishing refuses, naming the file and the group
+    (small_store["specs"] / "nc-visual.json").write_text(json.dumps({"name": "nc-visual", "weights": {"sha256": "1" * 64}}))
+    res = run(["publish", small_store["store"], "--out", tmp_path / "release2"])
+    assert res.exit_code != 0
+    assert "nc-visual.json" in res.stderr and "is not the spec nc-visual/clean/index.json were extracted with" in res.stderr
+
+
+def test_release_carries_the_video_list_and_download_restores_it(small_store, tmp_path):
+    rel = tmp_path / "release"
+    assert run(["publish", small_store["store"], "--out", rel]).exit_code == 0
+    assert "videos.csv" in (rel / "SHA256SUMS").read_text()
+    got = tmp_path / "got"
+    res = run(["download", "--from", rel, "--out", got])
+    assert res.exit_code == 0, res.output
+    videos = pd.read_csv(got / "videos.csv").set_index("name")
+    assert videos.loc["fight2", "split"] == "test" and videos.loc["walk1", "split"] == "train"
+    assert videos.loc["fight1", "label"] == 1
+    res = run(["export", got, tmp_path / "x"])
+    assert res.exit_code == 0, res.output
+    assert len((tmp_path / "x" / "list" / "rgb_test.list").read_text().splitlines()) == 2
+    assert len((tmp_path / "x" / "list" / "rgb.list").read_text().splitlines()) == 2
+
+
+def test_export_refuses_to_write_empty_lists(small_store, tmp_path):
+    (small_store["store"] / "videos.csv").unlink()
+    res = run(["export", small_store["store"], tmp_path / "x"])
+    assert res.exit_code == 2
+    assert "none of the 4 videos has a train/test split" in res.stderr and "--manifest" in res.stderr
+    assert not (tmp_path / "x" / "list").exists()
