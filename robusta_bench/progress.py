@@ -78,7 +78,8 @@ class LineProgress:
     """A tqdm-like counter that prints a status line every ``interval`` seconds to ``file``.
 
     Supports the parts of tqdm's interface the library uses: ``update``, ``write``,
-    ``close``, ``set_postfix_str``, iteration over ``iterable`` and ``with``.
+    ``close``, ``set_postfix`` / ``set_postfix_str``, ``set_description``, iteration
+    over ``iterable`` and ``with``.
     """
 
     def __init__(self, iterable: Iterable | None = None, *, total: int | None = None, desc: str = "",
@@ -139,6 +140,10 @@ class LineProgress:
 
     def set_postfix_str(self, text: str = "", refresh: bool = True) -> None:
         self.postfix = str(text)
+
+    def set_postfix(self, ordered_dict: Any = None, refresh: bool = True, **kwargs: Any) -> None:
+        items = dict(ordered_dict or {}, **kwargs)
+        self.postfix = ", ".join(f"{k}={v}" for k, v in items.items())
 
     def set_description(self, desc: str | None = None, refresh: bool = True) -> None:
         self.desc = desc or self.desc

@@ -339,3 +339,47 @@ def test_export_refuses_to_write_empty_lists(small_store, tmp_path):
     assert res.exit_code == 2
     assert "none of the 4 videos has a train/test split" in res.stderr and "--manifest" in res.stderr
     assert not (tmp_path / "x" / "list").exists()
+
+
+# ------------------------------------------------------------------ the README section runs as written
+README = Path(__file__).resolve().parents[1] / "README.md"
+#: The only change made to the README's commands: small test extractors instead of I3D + YAMNet
+#: (their weights and minutes of CPU are not for a unit test; tests/test_extract_integration.py covers them).
+SUBSTITUTIONS = {"i3d-inception,yamnet": "nc-visual,nc-audio"}
+
+
+def readme_commands(section: str) -> list[list[str]]:
+    """The commands of the ```bash blocks of README section ``section`` (continuations joined, comments dropped)."""
+    import re
+    import shlex
+
+    text = README.read_text(encoding="utf-8")
+    start = text.index(f"\n## {section}\n")
+    end = text.find("\n## ", start + 1)
+    body = text[start : end if end > 0 else None]
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", body, flags=re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = line.strip()
+            if line and not line.startswith("#"):
+                commands.append(shlex.split(line, comments=True))
+    return commands
+
+
+def test_readme_own_videos_blocks(clips, tmp_path, monkeypatch):
+    commands = readme_commands("Using your own videos")
+    assert len(commands) >= 5 and all(c[0] == "robusta-bench" for c in commands)
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(clips["videos"], tmp_path / "my_videos")
+    shutil.copy(clips["ann"], tmp_path / "annotations.txt")
+    names = sorted(p.stem for p in clips["videos"].glob("*.mp4"))
+    pd.DataFrame({"name": names, "label": ["violent" if n.startswith("fight") else "normal" for n in names]}).to_csv(
+        tmp_path / "labels.csv", index=False)
+    for cmd in commands:
+        args = [SUBSTITUTIONS.get(a, a) for a in cmd[1:]]
+        res = CliRunner().invoke(cli, args, catch_exceptions=False)
+        assert res.exit_code == 0, f"{' '.join(cmd)}\n{res.output}"
+    rows = pd.read_csv(tmp_path / "results" / "results.csv")
+    test = pd.read_csv(tmp_path / "split.csv").query("split == 'test'")
+    assert set(rows["method"]) >= {"hlnet", "robusta"}
+    assert (rows["n_videos"] == len(test)).all() and (rows["n_violent"] == test["label"].sum()).all()
