@@ -383,3 +383,26 @@ def test_readme_own_videos_blocks(clips, tmp_path, monkeypatch):
     test = pd.read_csv(tmp_path / "split.csv").query("split == 'test'")
     assert set(rows["method"]) >= {"hlnet", "robusta"}
     assert (rows["n_videos"] == len(test)).all() and (rows["n_violent"] == test["label"].sum()).all()
+
+
+# ------------------------------------------------------------------ messages that say what to do
+def test_resume_with_other_crops_names_the_setting(small_store):
+    res = run(["extract", "--manifest", small_store["manifest"], "--extractors", "nc-visual", "--out",
+               small_store["store"], "--crops", 5, "--workers", 0])
+    assert res.exit_code == 2
+    assert "was extracted with other settings: crops (--crops): stored" in res.stderr
+    assert "now 5 (" in res.stderr and "spec hash" not in res.stderr
+
+
+def test_damaged_index_and_missing_shard_name_the_file(small_store, tmp_path):
+    index = small_store["store"] / "nc-visual" / "clean" / "index.json"
+    shard = next(index.parent.glob("part-*.parquet"))
+    moved = tmp_path / shard.name
+    shutil.move(shard, moved)
+    res = run(["export", small_store["store"], tmp_path / "x"])
+    assert res.exit_code == 2
+    assert f"shard {shard} is listed in {index} but missing" in res.stderr
+    shutil.move(moved, shard)
+    index.write_text('{"files": [\x01')
+    res = run(["export", small_store["store"], tmp_path / "y"])
+    assert res.exit_code == 2 and f"{index}: not valid JSON" in res.stderr
