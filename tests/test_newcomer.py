@@ -406,3 +406,22 @@ def test_damaged_index_and_missing_shard_name_the_file(small_store, tmp_path):
     index.write_text('{"files": [\x01')
     res = run(["export", small_store["store"], tmp_path / "y"])
     assert res.exit_code == 2 and f"{index}: not valid JSON" in res.stderr
+
+
+def test_show_bit_error_picks_each_severitys_most_damaged_frame(clips, tmp_path):
+    from robusta_bench.corruptions.show_frames import packet_panels
+    from robusta_bench.corruptions.visual.bit_error import iter_damaged_frames
+    from robusta_bench.media.decode import read_frames
+    from robusta_bench.seeding import corruption_seed
+
+    video = clips["videos"] / "fight1.mp4"
+    panels = packet_panels(video, "bit_error", seed=0)
+    clean = read_frames(video).astype(np.int16)
+    assert len(panels) == 6 and panels[0].frame == panels[5].frame
+    for severity, panel in enumerate(panels[1:], start=1):
+        damaged = np.concatenate(list(iter_damaged_frames(video, severity, corruption_seed("fight1", "bit_error", severity, 0))))
+        damage = np.abs(damaged[: len(clean)].astype(np.int16) - clean[: len(damaged)]).mean(axis=(1, 2, 3))
+        assert panel.frame == int(np.argmax(damage)) and "most damaged" in panel.rule
+        np.testing.assert_array_equal(panel.image, damaged[panel.frame])
+    res = run(["show", "--type", "bit_error", "--video", video, "--out", tmp_path / "be.png"])
+    assert res.exit_code == 0 and (tmp_path / "be.png").read_bytes()[:4] == b"\x89PNG"

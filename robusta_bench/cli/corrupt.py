@@ -106,8 +106,10 @@ def corrupt_cmd(types, severities, fraction, seed, manifest, out_dir, plan_file,
                    "or comma-separated names of one modality.")
 @click.option("--video", type=click.Path(dir_okay=False, exists=True, path_type=Path), required=True,
               help="The video to show.")
-@click.option("--frame", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Index of the frame to show (visual corruptions).")
+@click.option("--frame", type=click.IntRange(min=0), default=None,
+              help="Index of the frame to show (visual corruptions). Default: frame 0, except for bit_error, "
+                   "whose damage is random per frame: each severity shows its most damaged frame of the first "
+                   "240 (the cell titles name the frames).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="User seed (as for `corrupt`; the video's file name is the item name).")
 @click.option("--out", "out_png", type=click.Path(dir_okay=False, path_type=Path), required=True,
