@@ -181,6 +181,16 @@ def test_evaluate_manifest_without_split_column(clips, tmp_path):
                "--annotations", clips["ann"], "--out", tmp_path / "r"])
     assert res.exit_code == 2
     assert f"{bad} lacks column(s) split" in res.stderr and "KeyError" not in res.output
+    res = run(["train", "--method", "test-late", "--store", small_store_path(tmp_path), "--manifest", bad,
+               "--out", tmp_path / "d.safetensors"])
+    assert res.exit_code == 2 and "lacks column(s) split" in res.stderr and "KeyError" not in res.output
+
+
+def small_store_path(root: Path) -> Path:
+    """An empty but valid feature store folder."""
+    from robusta_bench.store.feature_store import FeatureStore
+
+    return FeatureStore(root / "empty_store", create=True).root
 
 
 def test_split_rule_errors_are_one_line(clips, tmp_path):

@@ -171,7 +171,7 @@ def evaluate(
         manifest = read_manifest(manifest)
     from .manifest_checks import check_eval_manifest
 
-    check_eval_manifest(manifest, source, need_train=not checkpoints)
+    check_eval_manifest(manifest, source, splits=("test",) if checkpoints else ("test", "train"))
     store = store if isinstance(store, FeatureStore) else FeatureStore(store)
     if not isinstance(annotations, Mapping):
         from ..dataset.annotations import read_annotations

@@ -108,7 +108,9 @@ def load_train_set(
 ) -> tuple[Any, dict[str, str]]:
     """The clean :class:`~robusta_bench.detectors.base.TrainSet` of ``split`` and the videos left out (name -> why)."""
     from ..detectors.base import TrainSet
+    from .manifest_checks import check_eval_manifest
 
+    check_eval_manifest(manifest, splits=())
     rows = manifest.loc[manifest["split"].astype(str) == split]
     if "error" in rows:
         rows = rows.loc[rows["error"].isna()]
@@ -201,11 +203,15 @@ def train_detector(
     Returns the trained detector (its ``train_info`` holds the seed, config and loss log).
     """
     if train_set is None:
-        store = store if isinstance(store, FeatureStore) else FeatureStore(store)
+        from .manifest_checks import check_eval_manifest
+
+        source = "the manifest" if isinstance(manifest, pd.DataFrame) else str(manifest)
         if not isinstance(manifest, pd.DataFrame):
             from ..dataset.index import read_manifest
 
             manifest = read_manifest(manifest)
+        check_eval_manifest(manifest, source, splits=("train",))
+        store = store if isinstance(store, FeatureStore) else FeatureStore(store)
         vext, aext = resolve_extractors(store, visual_extractor, audio_extractor, need=_needs(method))
         train_set, _ = load_train_set(store, manifest, visual_extractor=vext, audio_extractor=aext)
     det = build_for(method, train_set, options)
