@@ -19,6 +19,7 @@ import os
 import sys
 import threading
 import time
+import weakref
 from typing import Any, Iterable, Iterator, TextIO
 
 #: Seconds between two status lines when stderr is not a terminal.
@@ -99,7 +100,9 @@ class LineProgress:
         self._stop = threading.Event()
         self._closed = False
         self._printed = 0
-        self._thread = threading.Thread(target=self._tick, name=f"progress-{self.desc}", daemon=True)
+        # the timer holds only a weak reference: a bar never closed stops printing once it is garbage
+        self._thread = threading.Thread(target=_tick, args=(weakref.ref(self), self._stop, self.interval),
+                                        name=f"progress-{self.desc}", daemon=True)
         self._thread.start()
 
     def status(self) -> str:
@@ -126,11 +129,6 @@ class LineProgress:
                 self.file.flush()
             except (ValueError, OSError):  # the stream was closed under us
                 pass
-
-    def _tick(self) -> None:
-        while not self._stop.wait(self.interval):
-            self._printed += 1
-            self._emit(self.status())
 
     def update(self, n: int = 1) -> None:
         self.n += int(n)
@@ -182,6 +180,16 @@ class LineProgress:
 
     def __del__(self) -> None:  # a forgotten close() must not leave the timer printing
         self._stop.set()
+
+
+def _tick(ref: "weakref.ref[LineProgress]", stop: threading.Event, every: float) -> None:
+    while not stop.wait(every):
+        bar = ref()
+        if bar is None:
+            return
+        bar._printed += 1
+        bar._emit(bar.status())
+        del bar
 
 
 def progress_bar(iterable: Iterable | None = None, *, total: int | None = None, desc: str = "", unit: str = "it",
