@@ -115,7 +115,12 @@ def load_train_set(
     if "error" in rows:
         rows = rows.loc[rows["error"].isna()]
     if rows.empty:
-        raise ValueError(f"the manifest has no usable {split!r} videos to train on")
+        counts = manifest["split"].astype(str).value_counts().to_dict()
+        raise ValueError(
+            f"the manifest has no usable {split!r} videos to train on (splits: {counts}); give your videos splits "
+            "with 'robusta-bench split VIDEOS --out split.csv ...' and 'robusta-bench index VIDEOS --out MANIFEST "
+            "--split-list split.csv'"
+        )
     names = rows["name"].astype(str).tolist()
     labels = dict(zip(names, rows["label"].astype(int)))
     vis = dict(store.iter_videos(visual_extractor, Variant(), names=names)) if visual_extractor else None

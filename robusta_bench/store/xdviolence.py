@@ -264,9 +264,10 @@ def _refuse_empty_lists(names: list[str], splits: dict[str, str], store_root: Pa
         raise StoreError(f"store {store_root}: no video has features in every exported group; nothing to export")
     if listed["train"] + listed["test"] == 0:
         where = f"manifest {manifest}" if manifest is not None else f"{Path(store_root) / STORE_VIDEOS}"
+        fix = ("index the videos with a split list ('robusta-bench split', then 'index --split-list')"
+               if manifest is not None else "pass --manifest MANIFEST (from 'robusta-bench index ... --split-list split.csv')")
         raise StoreError(
-            f"none of the {len(names)} videos has a train/test split in {where}: the list files would be empty. "
-            "Pass --manifest MANIFEST (from 'robusta-bench index ... --split-list split.csv')"
+            f"none of the {len(names)} videos has a train/test split in {where}: the list files would be empty; {fix}"
         )
 
 
