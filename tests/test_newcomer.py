@@ -435,3 +435,35 @@ def test_show_bit_error_picks_each_severitys_most_damaged_frame(clips, tmp_path)
         np.testing.assert_array_equal(panel.image, damaged[panel.frame])
     res = run(["show", "--type", "bit_error", "--video", video, "--out", tmp_path / "be.png"])
     assert res.exit_code == 0 and (tmp_path / "be.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_sample_warnings_thresholds():
+    from robusta_bench.evaluation.sample_size import sample_counts, sample_warnings
+
+    labels = {f"v{i}": int(i < 10) for i in range(20)}
+    ok = sample_counts(list(labels), labels, train_labels=[1] * 6 + [0] * 6)
+    assert ok == {"n_videos": 20, "n_violent": 10, "n_normal": 10, "n_train": 12, "n_train_violent": 6}
+    assert sample_warnings(ok) == []
+    small = sample_counts(list(labels)[1:], labels, train_labels=[1] * 6 + [0] * 6)
+    assert [w.split(":")[0] for w in sample_warnings(small)] == ["only 19 test videos were scored (< 20)"]
+    one_class = sample_counts([f"v{i}" for i in range(10)], labels, train_labels=[1, 1, 1])
+    text = " ".join(sample_warnings(one_class))
+    assert "has no normal videos" in text and "training set has only violent videos (3)" in text
+    assert sample_counts(["v0"], labels, None)["n_train"] == -1
+
+
+def test_failures_are_grouped_by_cause_with_every_video():
+    from robusta_bench.evaluation.failures import format_failures, group_failures
+
+    failures = {
+        "a": "ground truth: a: violent video without an annotation line; its frame labels are unknown",
+        "b": "no features in vis/fog-s3-seed0 (extraction failed: decode error)",
+        "c": "ground truth: c: violent video without an annotation line; its frame labels are unknown",
+        "d": "no features in vis/fog-s3-seed0",
+    }
+    groups = group_failures(failures)
+    assert list(groups) == ["ground truth: violent video without an annotation line; its frame labels are unknown",
+                            "no features in vis/fog-s3-seed0"]
+    assert [n for n, _ in groups["no features in vis/fog-s3-seed0"]] == ["b", "d"]
+    lines = format_failures(failures)
+    assert "  b  (extraction failed: decode error)" in lines and "  d" in lines and len(lines) == 6

@@ -9,6 +9,7 @@ groups videos whose messages differ only in the video name and the detail in par
 
 from __future__ import annotations
 
+import re
 from typing import Mapping
 
 
@@ -16,7 +17,9 @@ def cause_of(message: str, name: str | None = None) -> str:
     """The cause of a failure message: the text up to any parenthesised detail, the video's own name removed."""
     text = str(message)
     if name:
-        text = text.replace(f"{name}: ", "").replace(name, "<video>")
+        alone = rf"(?<![\w.#=-]){re.escape(name)}(?![\w.#=-])"  # the name as a token, never inside a word
+        text = re.sub(alone + ": ", "", text)
+        text = re.sub(alone, "<video>", text)
     return text.split(" (", 1)[0].strip() or "unknown error"
 
 
