@@ -84,9 +84,11 @@ def visual_grid(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from ..progress import progress_bar, progress_enabled
     from .show_frames import panels_for
 
-    rows = [(t, panels_for(video, t, frame, seed=seed)) for t in types]
+    bar = progress_bar(list(types), desc="show", unit="corruption", disable=not progress_enabled())
+    rows = [(t, panels_for(video, t, frame, seed=seed)) for t in bar]
     h, w = rows[0][1][0].image.shape[:2]
     cell_w = 2.4
     cell_h = max(0.6, cell_w * h / w)
