@@ -467,3 +467,18 @@ def test_failures_are_grouped_by_cause_with_every_video():
     assert [n for n, _ in groups["no features in vis/fog-s3-seed0"]] == ["b", "d"]
     lines = format_failures(failures)
     assert "  b  (extraction failed: decode error)" in lines and "  d" in lines and len(lines) == 6
+
+
+def test_no_scorable_video_lists_every_failure_without_a_traceback(tmp_path):
+    d = sup.make_dataset(tmp_path / "ds", n_train=6, n_test=4)
+    man = d["manifest_df"].copy()
+    test = man["split"] == "test"
+    man.loc[test, "name"] = [f"gone{i}" for i in range(int(test.sum()))]  # test videos the store does not have
+    path = tmp_path / "m.csv"
+    man.to_csv(path, index=False)
+    res = run(["evaluate", "--method", "test-late", "--baseline", "none", "--store", d["store"], "--manifest", path,
+               "--annotations", d["annotations"], "--corruptions", "fog", "--levels", "0", "--out", tmp_path / "r"])
+    assert res.exit_code == 1
+    assert "Error: no test video could be scored (4 failed):" in res.stderr and "Traceback" not in res.output
+    assert "no features in vis/clean: 4 video(s)" in res.stderr
+    assert all(f"  gone{i}" in res.stderr for i in range(4))
