@@ -51,6 +51,7 @@ def describe_clean_fallback(counts: dict[str, int]) -> list[str]:
     """One line per variant: how many videos were read from their clean file."""
     return [
         f"{slug}: {n} video(s) not corrupted by the corrupt run (its plan left them clean at that fraction) "
-        f"-> extracted from their clean media" for slug, n in sorted(counts.items())
+        f"-> extracted from their clean media; evaluate levels above the corrupt run's --fraction would count "
+        f"them as corrupted" for slug, n in sorted(counts.items())
     ]
 
