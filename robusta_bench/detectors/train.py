@@ -110,7 +110,7 @@ def train_loop(
     """Adam on the HL-Net loss over ``n_samples`` shuffled samples for ``cfg.epochs`` epochs."""
     import time
 
-    from tqdm import tqdm
+    from ..progress import progress_bar as tqdm
 
     if n_samples < 1:
         raise ValueError("no training samples")

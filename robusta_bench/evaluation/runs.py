@@ -73,8 +73,9 @@ def make_runs(
     device: str,
     progress: bool,
     detector_options: Mapping[str, Mapping[str, Any]],
-) -> tuple[list[MethodRun], dict[tuple[str, int], list[Setting]]]:
-    """Train (or take the loaded) detector of every label and seed; the runs and the settings of each."""
+) -> tuple[list[MethodRun], dict[tuple[str, int], list[Setting]], Any]:
+    """Train (or take the loaded) detector of every label and seed; the runs, the settings of each and the
+    training set (None when every detector was loaded)."""
     runs: list[MethodRun] = []
     run_settings: dict[tuple[str, int], list[Setting]] = {}
     train_set = None
@@ -91,7 +92,7 @@ def make_runs(
             for run, settings in _runs_of(plan, lb, det, seed, lb in loaded):
                 runs.append(run)
                 run_settings[run.key] = settings
-    return runs, run_settings
+    return runs, run_settings, train_set
 
 
 def _runs_of(plan: RunPlan, lb: str, det: Any, seed: int, was_loaded: bool) -> list[tuple[MethodRun, list[Setting]]]:

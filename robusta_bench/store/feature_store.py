@@ -245,6 +245,11 @@ def shard_features(column: pa.ChunkedArray | pa.Array, field: pa.Field | None = 
 
 
 def _read_shard(path: Path, n_crops: int, wanted: set[str] | None) -> Iterator[tuple[str, np.ndarray]]:
+    if not Path(path).is_file():
+        raise StoreError(
+            f"shard {path} is listed in {Path(path).parent / 'index.json'} but missing: the store is incomplete; "
+            "restore the file (download again, or rerun 'robusta-bench extract' into a new --out store)"
+        )
     table = pq.read_table(path, columns=["name", "crop", "segment", "feature"])
     names = table.column("name").to_numpy(zero_copy_only=False)
     feats = shard_features(table.column("feature"), table.schema.field("feature"))
