@@ -10,6 +10,8 @@ install: $(STAMP)
 
 # torch is pinned and installed first: on these machines torch==2.13.0 is a
 # local CPU build, while an open range would pull gigabytes of CUDA wheels.
+# The package itself only asks for a range (pyproject.toml: torch>=2.5,<3), which
+# this pinned torch satisfies, so pip keeps it.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip

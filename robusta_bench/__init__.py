@@ -19,4 +19,8 @@ __version__ = "0.1.3"
 #: Version of the benchmark definition (video lists, corruption tables, plans).
 BENCHMARK_VERSION = "v1"
 
-__all__ = ["__version__", "BENCHMARK_VERSION"]
+#: The benchmark's default corruption severity: the store variants ``evaluate`` reads
+#: (``--severity``) and what ``corrupt`` writes unless told otherwise.
+DEFAULT_SEVERITY = 3
+
+__all__ = ["__version__", "BENCHMARK_VERSION", "DEFAULT_SEVERITY"]

@@ -83,9 +83,12 @@ def atomic_write_json(final: str | os.PathLike, obj: Any) -> None:
 
 
 def read_json(path: str | os.PathLike) -> Any:
-    """Read a JSON file."""
+    """Read a JSON file; a damaged one raises ``ValueError`` naming the file."""
     with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
+        try:
+            return json.load(fh)
+        except ValueError as exc:  # JSONDecodeError, bad UTF-8
+            raise ValueError(f"{path}: not valid JSON ({exc}); the file is damaged or was cut short") from None
 
 
 def _json_default(obj: Any) -> Any:

@@ -281,6 +281,8 @@ def test_sha256_mismatch_rejected_and_nothing_left(source, server, tmp_path):
     res = CliRunner().invoke(download_cmd, ["--from", url, "--out", str(out), "--retries", "1", "--timeout", "5"])
     assert res.exit_code == 1, res.output
     assert target["path"] in res.stderr and "sha256 mismatch" in res.stderr
+    # running again fetches the same bytes: the summary says who can fix it instead
+    assert "damaged at the source" in res.stdout and "ask the publisher" in res.stdout
     final = out / target["path"]
     assert not final.exists() and not final.with_name(final.name + ".partial").exists()
     group = f"{target['extractor']}/{target['variant']}"

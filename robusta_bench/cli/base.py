@@ -10,7 +10,7 @@ import click
 
 from ..progress import progress_enabled
 
-__all__ = ["not_built", "progress_enabled", "renamed_option", "setup_logging", "take_renamed"]
+__all__ = ["not_built", "progress_enabled", "progress_options", "renamed_option", "setup_logging", "take_renamed"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,6 +29,38 @@ def not_built(name: str, what: str) -> click.Command:
         ctx.exit(2)
 
     return cmd
+
+
+def _set_quiet(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    from ..progress import configure
+
+    if value:
+        configure(quiet=True)
+
+
+def _set_interval(ctx: click.Context, param: click.Parameter, value: float | None) -> None:
+    from ..progress import configure
+
+    if value is not None:
+        configure(interval=value)
+
+
+def progress_options(f):
+    """Add ``--quiet`` and ``--progress-interval`` to a command or group (they set process-wide options)."""
+    quiet = click.Option(["--quiet", "-q"], is_flag=True, expose_value=False, is_eager=True, callback=_set_quiet,
+                         help="No progress output (neither bar nor status lines).")
+    every = click.Option(["--progress-interval"], type=click.FloatRange(min=0.01), default=None, metavar="SECONDS",
+                         expose_value=False, is_eager=True, callback=_set_interval,
+                         help="Seconds between progress status lines when stderr is not a terminal "
+                              "(log files, pipes, nohup) [default: 30, or $ROBUSTA_PROGRESS_INTERVAL].")
+    if isinstance(f, click.Command):
+        if not any(p.name in ("quiet", "progress_interval") for p in f.params):
+            f.params.extend([quiet, every])
+        return f
+    f = click.option("--progress-interval", type=click.FloatRange(min=0.01), default=None, metavar="SECONDS",
+                     expose_value=False, is_eager=True, callback=_set_interval, help=every.help)(f)
+    return click.option("--quiet", "-q", is_flag=True, expose_value=False, is_eager=True, callback=_set_quiet,
+                        help=quiet.help)(f)
 
 
 def setup_logging(verbose: int) -> None:

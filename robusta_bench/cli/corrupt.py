@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from .. import DEFAULT_SEVERITY
 from .base import progress_enabled, renamed_option, take_renamed
 
 
@@ -37,8 +38,9 @@ def _print_registry() -> None:
               help="What to corrupt: all | visual | audio | comma-separated corruption names "
                    "(e.g. rain,fog) | plan settings mixed_visual, mixed_audio, or a pair like "
                    "motion_blur+babble (then each video gets the types the plan assigns).")
-@click.option("--severity", "severities", default="1-5", show_default=True,
-              help="Severities: one (3), a list (1,3) or a range (1-5).")
+@click.option("--severity", "severities", default=str(DEFAULT_SEVERITY), show_default=True,
+              help=f"Severities: one (3), a list (1,3) or a range (1-5). The default, {DEFAULT_SEVERITY}, is the "
+                   "benchmark's default severity: the one 'evaluate --severity' reads.")
 @click.option("--fraction", type=float, default=1.0, show_default=True,
               help="Fraction of the test videos corrupted, 0..1 (the paper's 'corruption level' in %), as the plan "
                    "nests them (0.1, 0.3, 0.5, 0.7, 0.9, 1.0 are planned; any value in [0, 1] works).")
@@ -46,10 +48,11 @@ def _print_registry() -> None:
               help="Corruption seed: part of every item's random seed, and of the plan when --plan is not given.")
 @renamed_option("--seed", "--corruption-seed", type=int)
 @click.option("--manifest", "manifest", type=click.Path(dir_okay=False, path_type=Path),
-              help="Video manifest (CSV/Parquet) with name, label, split and path columns "
+              help="[required unless --list] Video manifest (CSV/Parquet) with name, label, split and path columns "
                    "(relative paths are relative to the manifest file).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Output folder: OUT/<type>-s<severity>-seed<corruption seed>/<name>.mp4 and OUT/corrupt_manifest.csv.")
+              help="[required unless --list] Output folder: OUT/<type>-s<severity>-seed<corruption seed>/<name>.mp4 "
+                   "and OUT/corrupt_manifest.csv.")
 @click.option("--plan", "plan_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="A plan file (see `robusta-bench plan`); default: made from the manifest's test split with --corruption-seed. "
                    "For XD-Violence use manifests/plans/v1/xd_violence_test.csv to match benchmark v1.")
@@ -120,8 +123,10 @@ def corrupt_cmd(ctx, types, severities, fraction, seed, seed_old, manifest, out_
                    "or comma-separated names of one modality.")
 @click.option("--video", type=click.Path(dir_okay=False, exists=True, path_type=Path), required=True,
               help="The video to show.")
-@click.option("--frame", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Index of the frame to show (visual corruptions).")
+@click.option("--frame", type=click.IntRange(min=0), default=None,
+              help="Index of the frame to show (visual corruptions). Default: frame 0, except for bit_error, "
+                   "whose damage is random per frame: each severity shows its most damaged frame of the first "
+                   "240 (the cell titles name the frames).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="User seed (as for `corrupt`; the video's file name is the item name).")
 @click.option("--out", "out_png", type=click.Path(dir_okay=False, path_type=Path), required=True,

@@ -63,8 +63,19 @@ def index_cmd(root: Path, out: Path, annotations: Path | None, split_list: Path 
     write_manifest(df, out)
     click.echo(summarize(df))
     click.echo(f"manifest: {out}")
+    _warn_index(df, split_list, annotations)
     if df["error"].notna().any():
         raise SystemExit(1)
+
+
+def _warn_index(df, split_list: Path | None, annotations: Path | None) -> None:
+    from ..dataset.annotations import read_annotations
+    from ..dataset.index_checks import index_warnings
+
+    n_lines = len(read_annotations(annotations)) if annotations is not None else None
+    for line in index_warnings(df, split_list_given=split_list is not None, annotations_given=annotations is not None,
+                               n_annotation_lines=n_lines):
+        click.echo(f"warning: {line}", err=True)
 
 
 @click.command("synth")

@@ -110,7 +110,8 @@ def download_cmd(
     Files already present with the right sha256 are skipped; interrupted files
     resume (HTTP Range) from a .partial file; every file is checked against the
     sha256 in release.json before it gets its final name. Exits 1 when any file
-    failed (run again to finish).
+    failed: run again to finish after a network failure; a file damaged at the
+    source (sha256 mismatch) needs the publisher to publish again.
 
     \b
     Examples:

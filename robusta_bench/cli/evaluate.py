@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from .. import DEFAULT_SEVERITY
 from .base import progress_enabled, renamed_option, take_renamed
 
 _STORE_HELP = "Feature store folder written by 'robusta-bench extract' (or 'import')."
@@ -18,10 +19,11 @@ def _usage(ctx: click.Context, message: str) -> None:
 def _device(ctx: click.Context, gpu: int | None) -> str:
     if gpu is None:
         return "cpu"
-    import torch
+    from ..torch_info import cuda_device_problem
 
-    if not torch.cuda.is_available() or gpu >= torch.cuda.device_count():
-        _usage(ctx, f"--gpu {gpu}: no such CUDA device here")
+    problem = cuda_device_problem(gpu)
+    if problem:
+        _usage(ctx, problem)
     return f"cuda:{gpu}"
 
 
@@ -130,8 +132,9 @@ def _parse_checkpoints(ctx: click.Context, items: tuple[str, ...], method: str) 
 @click.option("--fractions", "levels", default="0,10,30,50,70,90,100", show_default=True,
               help="Fractions of the test videos corrupted, in percent (the paper's corruption levels).")
 @renamed_option("--levels", "--fractions")
-@click.option("--severity", type=click.IntRange(1, 5), default=3, show_default=True,
-              help="Severity (1-5) of the store variants used: <corruption>-s<SEVERITY>-seed<CORRUPTION-SEED>.")
+@click.option("--severity", type=click.IntRange(1, 5), default=DEFAULT_SEVERITY, show_default=True,
+              help="Severity (1-5) of the store variants used: <corruption>-s<SEVERITY>-seed<CORRUPTION-SEED> "
+                   "(the default is the benchmark's default severity, also 'corrupt's default).")
 @click.option("--corruption-seed", "variant_seed", type=int, default=0, show_default=True,
               help="Corruption seed of the variants in the store (the 'extract --corruption-seed') and of the default plan.")
 @renamed_option("--variant-seed", "--corruption-seed", type=int)
@@ -181,6 +184,8 @@ def evaluate_cmd(ctx, methods, baseline, store, manifest, annotations, visual_ex
     seed_list = _int_list(ctx, seeds, "--seeds")
     methods = tuple(m.strip() for m in methods if m.strip())
     ckpt = _parse_checkpoints(ctx, checkpoints, methods[0] if methods else "robusta")
+    from ..evaluation.failures import NoScorableVideos, format_failures
+
     try:
         result = evaluate(
             store, manifest, annotations, methods=methods,
@@ -190,11 +195,16 @@ def evaluate_cmd(ctx, methods, baseline, store, manifest, annotations, visual_ex
             checkpoints=ckpt, out_dir=out, progress=progress_enabled(), device=device, variant_seed=variant_seed,
             precision=precision, recipe=recipe, overrides=overrides,
         )
+    except NoScorableVideos as exc:
+        click.echo(f"Error: {exc}", err=True)
+        ctx.exit(1)
+        return
     except _user_errors() as exc:
         _usage(ctx, str(exc))
         return
     for label, cfg in (result.info.get("recipes") or {}).items():
         click.echo(f"recipe {label}: {(cfg or {}).get('recipe', 'unknown (detector file without a training record)')}")
+    _print_sample(result.info)
     for key in ("I", "II", "V", "fig4"):
         if key in result.markdown:
             click.echo(f"\n{_TITLES[key]}\n")
@@ -206,11 +216,20 @@ def evaluate_cmd(ctx, methods, baseline, store, manifest, annotations, visual_ex
         if lacking:
             click.echo(f"  (store groups missing: {', '.join(lacking)}; create them with 'robusta-bench extract')")
     if result.failures:
-        click.echo(f"\n{len(result.failures)} test video(s) left out:", err=True)
-        for k, v in list(result.failures.items())[:20]:
-            click.echo(f"  {k}: {v}", err=True)
+        click.echo(f"\n{len(result.failures)} test video(s) left out, by cause:", err=True)
+        for line in format_failures(result.failures):
+            click.echo(f"  {line}", err=True)
     click.echo(f"\nresults: {result.files.get('csv')}\nreport: {result.report}")
     ctx.exit(0 if result.ok else 1)
+
+
+def _print_sample(info: dict) -> None:
+    from ..evaluation.sample_size import sample_caption
+
+    if info.get("sample"):
+        click.echo(f"sample: {sample_caption(info['sample'])}")
+    for w in info.get("warnings", []):
+        click.echo(f"warning: {w}", err=True)
 
 
 _TITLES = {

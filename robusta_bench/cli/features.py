@@ -94,10 +94,11 @@ def extract_cmd(ctx, manifest, extractors, variants, out, gpu, batch_size, worke
         return
     device = "cpu"
     if gpu is not None:
-        import torch
+        from ..torch_info import cuda_device_problem
 
-        if not torch.cuda.is_available() or gpu >= torch.cuda.device_count():
-            _usage(ctx, f"--gpu {gpu}: no such CUDA device here")
+        problem = cuda_device_problem(gpu)
+        if problem:
+            _usage(ctx, problem)
         device = f"cuda:{gpu}"
     kw = dict(device=device, batch_size=batch_size, workers=workers, split=split, variant_split=variant_split, seed=seed,
               crops=crops, corrupted_dir=corrupted_dir, noise_dir=noise_dir, dtype=dtype, precision=precision, limit=limit,

@@ -314,7 +314,12 @@ def make_plan(
         raise PlanError("at least one fraction is needed")
     df = manifest.loc[manifest["split"].astype(str) == split, ["name", "label"] + (["list_index"] if "list_index" in manifest else [])]
     if df.empty:
-        raise PlanError(f"manifest has no {split!r} videos")
+        counts = manifest["split"].astype(str).value_counts().to_dict()
+        raise PlanError(
+            f"manifest has no {split!r} videos (splits: {counts or 'none'}). Splits come from the list given to "
+            "'index --split-list' (default: the official XD-Violence list). For your own videos write one with "
+            "'robusta-bench split VIDEOS --out split.csv --violent PATTERNS' and index again with --split-list split.csv"
+        )
     if "list_index" in df:
         df = df.sort_values("list_index", kind="stable")
     df = df.reset_index(drop=True)

@@ -373,9 +373,9 @@ def corrupt_videos(
 
     bar = None
     if progress and pending:
-        from tqdm import tqdm
+        from ..progress import progress_bar
 
-        bar = tqdm(total=len(pending), unit="video", desc="corrupt")
+        bar = progress_bar(total=len(pending), unit="video", desc="corrupt")
     last_save = 0.0
 
     def record(rec: CorruptRecord) -> None:

@@ -71,32 +71,43 @@ def _damaged_frame(video: Path, severity: int, item_seed: int, frame: int) -> np
 
 
 def visual_grid(
-    video: str | Path, types: Sequence[str], out_png: str | Path, *, frame: int = 0, seed: int = 0
+    video: str | Path, types: Sequence[str], out_png: str | Path, *, frame: int | None = None, seed: int = 0
 ) -> Path:
-    """Save a grid (rows: ``types``, columns: severity 0..5) of frame ``frame`` to ``out_png``."""
+    """Save a grid (rows: ``types``, columns: severity 0..5) of frame ``frame`` to ``out_png``.
+
+    ``frame=None``: frame 0, except for packet-level corruptions (bit error), which
+    show each severity's most damaged frame (:mod:`.show_frames`); every cell's
+    title names its frame and the rule.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [(t, frame_at_severities(video, t, frame=frame, seed=seed)) for t in types]
-    h, w = rows[0][1][0].shape[:2]
+    from ..progress import progress_bar, progress_enabled
+    from .show_frames import panels_for
+
+    bar = progress_bar(list(types), desc="show", unit="corruption", disable=not progress_enabled())
+    rows = [(t, panels_for(video, t, frame, seed=seed)) for t in bar]
+    h, w = rows[0][1][0].image.shape[:2]
     cell_w = 2.4
     cell_h = max(0.6, cell_w * h / w)
     fig, axes = plt.subplots(
         len(rows), 6, figsize=(cell_w * 6 + 1.2, cell_h * len(rows) + 0.8), squeeze=False
     )
-    for r, (name, images) in enumerate(rows):
-        for c, img in enumerate(images):
+    for r, (name, panels) in enumerate(rows):
+        for c, panel in enumerate(panels):
             ax = axes[r][c]
-            ax.imshow(img, interpolation="nearest")
+            ax.imshow(panel.image, interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
-            if r == 0:
-                ax.set_title("clean" if c == 0 else f"severity {c}", fontsize=9)
+            head = "clean" if c == 0 else f"severity {c}"
+            rule = f" ({panel.rule})" if panel.rule and c > 0 else ""
+            ax.set_title(f"{head}\nframe {panel.frame}{rule}", fontsize=7 if rule else 9)
             if c == 0:
                 ax.set_ylabel(name, fontsize=9)
-    fig.suptitle(f"{Path(video).name}  frame {frame}  seed {seed}", fontsize=10)
+    which = f"frame {frame}" if frame is not None else "frame 0 (bit error: each severity's most damaged frame)"
+    fig.suptitle(f"{Path(video).name}  {which}  seed {seed}", fontsize=10)
     fig.tight_layout()
     out_png = Path(out_png)
     with atomic_path(out_png) as tmp:
@@ -106,7 +117,7 @@ def visual_grid(
 
 
 def show_grid(
-    video: str | Path, types: str | Sequence[str], out_png: str | Path, *, frame: int = 0, seed: int = 0
+    video: str | Path, types: str | Sequence[str], out_png: str | Path, *, frame: int | None = None, seed: int = 0
 ) -> Path:
     """Dispatch: visual types -> :func:`visual_grid`; audio types -> the audio suite's spectrogram grid.
 

@@ -190,9 +190,9 @@ def _progress(total: int, enabled: bool) -> Callable[[int | None], None]:
     """A callback that advances a tqdm bar (``None`` closes it); a no-op when disabled."""
     if not enabled or total == 0:
         return lambda n: None
-    from tqdm import tqdm
+    from ..progress import progress_bar
 
-    bar = tqdm(total=total, unit="video", desc="index", dynamic_ncols=True)
+    bar = progress_bar(total=total, unit="video", desc="index", dynamic_ncols=True)
 
     def step(n: int | None) -> None:
         if n is None:

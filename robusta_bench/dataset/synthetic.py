@@ -169,9 +169,9 @@ def _make_readable(paths: list[Path]) -> None:
 def _progress(total: int, enabled: bool):
     if not enabled:
         return None
-    from tqdm import tqdm
+    from ..progress import progress_bar
 
-    return tqdm(total=total, unit="video", desc="synth", dynamic_ncols=True)
+    return progress_bar(total=total, unit="video", desc="synth", dynamic_ncols=True)
 
 
 def make_synthetic_dataset(

@@ -165,7 +165,7 @@ def train_loop(
     """
     import time
 
-    from tqdm import tqdm
+    from ..progress import progress_bar as tqdm
 
     if n_samples < 1:
         raise ValueError("no training samples")

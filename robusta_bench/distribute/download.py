@@ -97,7 +97,10 @@ class DownloadReport:
             if self.groups_written:
                 lines.append(f"groups ready: {', '.join(self.groups_written)}")
             if self.groups_incomplete:
-                lines.append(f"groups incomplete (run again to finish): {', '.join(self.groups_incomplete)}")
+                damaged = any("sha256" in str(v) for v in self.failed.values())
+                hint = ("some files are damaged at the source (sha256 mismatch): ask the publisher to publish again; "
+                        "running again fetches the same bytes" if damaged else "run again to finish")
+                lines.append(f"groups incomplete ({hint}): {', '.join(self.groups_incomplete)}")
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -182,6 +185,14 @@ def download(
             return report
 
         FeatureStore(out, create=True)
+        from .release_videos import restore_videos
+
+        n_videos = restore_videos(
+            obj, lambda rel, limit: fetch_small(src, rel, limit, retries=retries, backoff=backoff), out
+        )
+        if n_videos is None:
+            report.warnings.append("the release has no video list (videos.csv): splits are unknown; pass --manifest "
+                                   "to export/train/evaluate")
         indexes = _fetch_group_indexes(src, active, dests, report, retries=retries, backoff=backoff)
         fetchable = [f for f in report.to_fetch if f"{f.extractor}/{f.variant}" in indexes]
         _fetch_all(src, fetchable, dests, report, jobs=jobs, retries=retries, backoff=backoff, progress=progress)
@@ -290,7 +301,7 @@ def _fetch_all(
     backoff: float,
     progress: bool,
 ) -> None:
-    from tqdm import tqdm
+    from ..progress import progress_bar as tqdm
 
     if not files:
         return

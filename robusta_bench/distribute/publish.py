@@ -95,9 +95,16 @@ def publish(
     atomic_write_json(out / STORE_FILE, {"type": "feature_store", "schema_version": STORE_SCHEMA_VERSION})
 
     release = _release_obj(store, groups, items)
+    from .release_videos import publish_videos
+
+    videos = publish_videos(store.root, out)
+    if videos is not None:
+        release["videos"] = videos
     parse_release(json.loads(json.dumps(release)))  # what we write must be what clients accept
     sums = sorted([(i.rel, i.sha256) for i in items] + [(g["index_path"], g["index_sha256"]) for g in groups])
     sums.append((STORE_FILE, sha256_file(out / STORE_FILE)))
+    if videos is not None:
+        sums.append((videos["path"], videos["sha256"]))
     atomic_write_bytes(out / SUMS_FILE, "".join(f"{h}  {p}\n" for p, h in sums).encode())
     index_path = out / RELEASE_FILE
     atomic_write_json(index_path, release)
@@ -162,7 +169,7 @@ def _collect(store: FeatureStore, chosen: list[tuple[str, Variant]]) -> tuple[li
 
 def _verify_sources(items: list[_Item], total: int, progress: bool) -> list[str]:
     """Size and sha256 of every source shard against its group index."""
-    from tqdm import tqdm
+    from ..progress import progress_bar as tqdm
 
     problems = []
     with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="verify", disable=not progress) as bar:
@@ -248,6 +255,9 @@ def _extractor_entries(groups: list[dict[str, Any]]) -> dict[str, Any]:
         )
         if idx.get("spec_hash") not in e["spec_hashes"]:
             e["spec_hashes"].append(idx.get("spec_hash"))
+        used = _used_spec(idx, g, spec_hash)
+        if used is not None:
+            e.setdefault("_used", {})[g["index_path"]] = used
     for name, e in out.items():
         e["spec_hashes"].sort(key=str)
         spec_file = extractors_dir() / f"{name}.json"
@@ -259,15 +269,52 @@ def _extractor_entries(groups: list[dict[str, Any]]) -> dict[str, Any]:
                 continue
             e["spec"] = spec
             e["spec_file_hash"] = spec_hash(spec)
-            e["spec_matches_shards"] = e["spec_file_hash"] in e["spec_hashes"]
-            if not e["spec_matches_shards"]:
-                log.warning(
-                    "%s: spec hash %s differs from the shards' %s (published anyway, flagged in release.json)",
-                    spec_file,
-                    e["spec_file_hash"],
-                    ", ".join(map(str, e["spec_hashes"])),
-                )
+            e["spec_matches_shards"] = _spec_matches(spec_file, e, spec_hash)
+        e.pop("_used", None)
     return out
+
+
+def _used_spec(idx: dict[str, Any], group: dict[str, Any], spec_hash: Any) -> str | None:
+    """Hash of the extractor spec file a group was extracted with (from its index), or None when not recorded.
+
+    The group's own ``spec_hash`` covers the spec file *and* crops, protocol and
+    precision (``extraction.pipeline.group_spec``), so it is never compared with a
+    spec file's hash; the recorded group spec must still hash to it, else the index
+    is inconsistent and publishing stops.
+    """
+    gspec = (idx.get("meta") or {}).get("spec")
+    if not isinstance(gspec, dict) or gspec.get("spec") is None:
+        return None
+    if spec_hash(gspec) != idx.get("spec_hash"):
+        raise PublishError(
+            f"{group['index_path']}: the recorded extraction spec hashes to {spec_hash(gspec)}, not to the group's "
+            f"spec_hash {idx.get('spec_hash')}: the index was edited or is damaged; re-extract this group"
+        )
+    return spec_hash(gspec["spec"])
+
+
+def _spec_matches(spec_file: Path, e: dict[str, Any], spec_hash: Any) -> bool | None:
+    """Whether ``spec_file`` is the spec the shards were extracted with (like with like).
+
+    Groups that record their spec file are compared with it: a difference raises
+    :class:`PublishError`. Groups that do not (imported or older stores) are
+    compared by their group hash, as before; a difference there cannot be told
+    from a crops/protocol difference, so it is reported as unknown (None).
+    """
+    used = e.get("_used") or {}
+    if used:
+        wrong = sorted(k for k, h in used.items() if h != e["spec_file_hash"])
+        if wrong:
+            raise PublishError(
+                f"{spec_file} (hash {e['spec_file_hash']}) is not the spec {', '.join(wrong)} were extracted with "
+                f"({', '.join(sorted({used[k] for k in wrong}))}): the weights or preprocessing changed since; "
+                "re-extract those groups, or restore the spec file they were made with"
+            )
+        return True
+    if e["spec_file_hash"] in e["spec_hashes"]:
+        return True
+    log.info("%s: the group indexes do not record their spec file; not compared", spec_file)
+    return None
 
 
 def _release_obj(store: FeatureStore, groups: list[dict[str, Any]], items: list[_Item]) -> dict[str, Any]:

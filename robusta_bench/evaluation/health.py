@@ -106,7 +106,7 @@ def modality_health(
     ``health_videos.csv``, ``health_segments.csv`` and ``health.png`` to
     ``out_dir`` when given.
     """
-    from tqdm import tqdm
+    from ..progress import progress_bar as tqdm
 
     from ..detectors.gmm import fusion_weights
     from .scoring import ChunkReader, chunks_by_shard

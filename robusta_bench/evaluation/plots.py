@@ -77,7 +77,10 @@ def plot_ap_vs_level(rows: pd.DataFrame, methods: Sequence[str], path: Path, met
     for k in range(len(settings), nrows * ncols):
         axes[k // ncols][k % ncols].set_visible(False)
     axes[0][0].legend(fontsize=8, loc="lower left")
-    fig.suptitle("Frame-level AP vs corruption level", fontsize=11)
+    from .sample_size import caption_from_rows
+
+    n = caption_from_rows(part)
+    fig.suptitle("Frame-level AP vs corruption level" + (f"\n{n}" if n else ""), fontsize=11)
     return _save(fig, path)
 
 
@@ -100,6 +103,7 @@ def plot_scores_over_time(
     baseline: str | None,
     method: str,
     condition: str,
+    n_test: int | None = None,
 ) -> Path:
     """Fig. 5. ``curves``: one mapping per video with ``name``, ``gt`` (frames) and ``scores``:
     ``{(label, "clean"|"corrupted"): snippet scores}``."""
@@ -126,7 +130,8 @@ def plot_scores_over_time(
         ax.grid(alpha=0.3)
     axes[-1, 0].set_xlabel("frame")
     axes[0, 0].legend(fontsize=7, ncol=5, loc="upper left")
-    fig.suptitle(f"Anomaly scores over time: clean (dotted) vs {condition} (solid)", fontsize=10)
+    of = f" ({len(curves)} of {n_test} test videos shown)" if n_test else ""
+    fig.suptitle(f"Anomaly scores over time: clean (dotted) vs {condition} (solid){of}", fontsize=10)
     return _save(fig, path)
 
 
@@ -147,7 +152,10 @@ def plot_fusion_comparison(rows: pd.DataFrame, settings: Sequence[str], schemes:
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("AP (%)")
     axes[0][0].legend(fontsize=8, loc="lower left")
-    fig.suptitle("Fusion: concatenation vs average vs dynamic (GMM) weighting", fontsize=10)
+    from .sample_size import caption_from_rows
+
+    n = caption_from_rows(rows)
+    fig.suptitle("Fusion: concatenation vs average vs dynamic (GMM) weighting" + (f"\n{n}" if n else ""), fontsize=10)
     return _save(fig, path)
 
 
@@ -185,5 +193,6 @@ def plot_health(videos: pd.DataFrame, segments: pd.DataFrame, path: Path, exampl
                 ax.legend(fontsize=6)
             if k == len(ex_names) - 1:
                 ax.set_xlabel("segment (16 frames)")
-    fig.suptitle("Modality health (GMM fusion weights)", fontsize=11)
+    n_videos = videos["name"].nunique() if "name" in videos else len(videos)
+    fig.suptitle(f"Modality health (GMM fusion weights), n = {n_videos} videos", fontsize=11)
     return _save(fig, path)

@@ -52,11 +52,15 @@ def write_outputs(result: Any, out_dir: Path, *, plan: Any, gt: Mapping[str, np.
     files["json"] = out_dir / "results.json"
 
     md_parts = []
+    from .sample_size import sample_caption
+
+    note = f"\n{sample_caption(info['sample'])}.\n" if info.get("sample") else ""
+    note += "".join(f"\n**Warning:** {w}.\n" for w in info.get("warnings", []))
     for key, md in result.markdown.items():
         path = out_dir / f"{FILES[key]}.md"
-        atomic_write_text(path, f"## {TABLE_TITLES[key]}\n\n{md}\n")
+        atomic_write_text(path, f"## {TABLE_TITLES[key]}\n\n{md}\n{note}")
         files[f"table_{key}"] = path
-        md_parts.append(f"## {TABLE_TITLES[key]}\n\n{md}\n")
+        md_parts.append(f"## {TABLE_TITLES[key]}\n\n{md}\n{note}")
     atomic_write_text(out_dir / "tables.md", "\n".join(md_parts))
     files["tables_md"] = out_dir / "tables.md"
 
@@ -75,7 +79,8 @@ def write_outputs(result: Any, out_dir: Path, *, plan: Any, gt: Mapping[str, np.
     if fig5 is not None:
         curves, condition = fig5
         files["fig5"] = plots.plot_scores_over_time(
-            curves, out_dir / "scores_over_time.png", baseline=info.get("baseline"), method=info["methods"][0], condition=condition
+            curves, out_dir / "scores_over_time.png", baseline=info.get("baseline"), method=info["methods"][0], condition=condition,
+            n_test=len(names),
         )
         images.append((f"Fig. 5: anomaly scores over time (clean vs {condition})", files["fig5"]))
 
@@ -158,6 +163,21 @@ def _img(path: Path) -> str:
     return f'<img alt="{html.escape(Path(path).name)}" src="data:image/png;base64,{data}">'
 
 
+def _sample_html(info: Mapping[str, Any]) -> list[str]:
+    """The sample line and, when the sample is too small, a warning banner."""
+    from .sample_size import sample_caption
+
+    out = []
+    if info.get("sample"):
+        out.append(f"<p><b>Sample:</b> {html.escape(sample_caption(info['sample']))}.</p>")
+    if info.get("warnings"):
+        out.append("<div class='banner' style='border:2px solid #c00;background:#fee;padding:0.5em 1em;margin:1em 0'>"
+                   "<b>These numbers rest on too little data to mean much:</b><ul>")
+        out += [f"<li>{html.escape(w)}</li>" for w in info["warnings"]]
+        out.append("</ul></div>")
+    return out
+
+
 def write_html(path: Path, result: Any, images: Sequence[tuple[str, Path]]) -> Path:
     """The single-file report: run information, every table, every figure, skipped settings and failures."""
     info = result.info
@@ -172,8 +192,9 @@ def write_html(path: Path, result: Any, images: Sequence[tuple[str, Path]]) -> P
         "<h1>robusta-bench evaluation</h1>",
         "<p>Frame-level AP (%) of the offline head, official XD-Violence rule "
         "(precision-recall curve + trapezoidal area over all test frames in list order).</p>",
-        "<h2>Run</h2><table><tbody>",
     ]
+    parts += _sample_html(info)
+    parts += ["<h2>Run</h2><table><tbody>"]
     for k in ("store", "visual_extractor", "audio_extractor", "severity", "variant_seed", "seeds", "baseline", "methods",
               "levels", "tables", "plan", "test_videos", "epochs", "device", "checkpoints"):
         parts.append(f"<tr><td>{esc(k)}</td><td>{esc(json.dumps(info.get(k)))}</td></tr>")
@@ -192,9 +213,13 @@ def write_html(path: Path, result: Any, images: Sequence[tuple[str, Path]]) -> P
         parts += [f"<li><code>{esc(k)}</code>: {esc(v)}</li>" for k, v in result.skipped.items()]
         parts.append("</ul>")
     if result.failures:
-        parts.append(f"<h2>Videos left out ({len(result.failures)})</h2><ul>")
-        parts += [f"<li><code>{esc(k)}</code>: {esc(v)}</li>" for k, v in result.failures.items()]
-        parts.append("</ul>")
+        from .failures import group_failures
+
+        parts.append(f"<h2>Videos left out ({len(result.failures)})</h2>")
+        for cause, items in group_failures(result.failures).items():
+            parts.append(f"<h3>{esc(cause)} ({len(items)})</h3><ul>")
+            parts += [f"<li><code>{esc(k)}</code>: {esc(v)}</li>" for k, v in items]
+            parts.append("</ul>")
     parts.append("</body></html>")
     atomic_write_text(path, "\n".join(parts))
     return Path(path)

@@ -47,7 +47,8 @@ from .training import resolve_extractors, resolve_method, train_config
 log = logging.getLogger(__name__)
 
 RESULT_COLUMNS = (
-    "seed", "method", "table", "setting", "display", "modality", "level", "n_videos", "n_corrupted",
+    "seed", "method", "table", "setting", "display", "modality", "level", "n_videos", "n_violent", "n_normal",
+    "n_train", "n_corrupted",
     "ap", "ap_online", "ap_sklearn", "ap_sklearn_online", "auc", "auc_online",
 )
 
@@ -116,11 +117,12 @@ def evaluate(
     """
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
+    checkpoints = dict(checkpoints or {})
+    # the manifest is checked (columns, splits) before the store is opened
+    manifest, annotations = _read_inputs(manifest, annotations, splits=("test",) if checkpoints else ("test", "train"))
     store = store if isinstance(store, FeatureStore) else FeatureStore(store)
-    manifest, annotations = _read_inputs(manifest, annotations)
     tables, levels = parse_tables(tables), parse_levels(levels)
     seeds = tuple(dict.fromkeys(int(s) for s in seeds)) or (0,)
-    checkpoints = dict(checkpoints or {})
     precision = canonical_precision(precision)
     labels = _check_methods(methods, baseline, severity, precision)
     # the recipe of every trained method, resolved (and a bad recipe or --set refused) before any training
@@ -141,7 +143,7 @@ def evaluate(
     # ----------------------------------------------------------- runs -> train
     t_train = time.perf_counter()
     loaded = load_checkpoints(checkpoints, runplan.train_labels())
-    runs, run_settings = make_runs(
+    runs, run_settings, train_set = make_runs(
         runplan, seeds, loaded, store=store, manifest=manifest, extractors=(vext, aext), epochs=epochs, device=device,
         progress=progress, detector_options=dict(detector_options or {}), recipes=recipes,
     )
@@ -167,14 +169,20 @@ def evaluate(
     # -------------------------------------------------------------- tabulate
     t_metrics = time.perf_counter()
     gt, counts, ok_names = ground_truth(bank, names, manifest, annotations, plan)
-    result_rows = metric_rows(runs, run_settings, bank, plan, levels, counts, ok_names)
+    from .sample_size import sample_counts, sample_warnings
+
+    labels_by_name = {str(n): r for n, r in zip(manifest["name"].astype(str), manifest.to_dict("records"))}
+    sample = sample_counts(ok_names, {n: _label(labels_by_name.get(n), plan, n) for n in ok_names},
+                           None if train_set is None else train_set.labels)
+    result_rows = metric_rows(runs, run_settings, bank, plan, levels, counts, ok_names, sample)
     timings["metrics_s"] = time.perf_counter() - t_metrics
     info = {
         "store": str(store.root), "visual_extractor": vext, "audio_extractor": aext, "severity": int(severity),
         "variant_seed": int(variant_seed), "seeds": list(seeds), "methods": list(methods), "baseline": baseline,
         "levels": list(levels), "tables": list(tables),
         "plan": {"seed": plan.seed, "version": plan.version, "videos": len(plan.names)},
-        "test_videos": len(ok_names), "checkpoints": {k: str(v) for k, v in checkpoints.items()}, "epochs": epochs,
+        "test_videos": len(ok_names), "sample": sample, "warnings": sample_warnings(sample),
+        "checkpoints": {k: str(v) for k, v in checkpoints.items()}, "epochs": epochs,
         "recipes": _jsonable(used_recipes), "device": device, "precision": precision, "fig4": [s.name for s in runplan.fig4_settings],
         "table5": runplan.table5.name if runplan.table5 is not None else None,
         "train_info": {r.label: _jsonable(getattr(r.detector, "train_info", {})) for r in runs if r.seed == seeds[0]},
@@ -187,12 +195,18 @@ def evaluate(
     return result
 
 
-def _read_inputs(manifest: Any, annotations: Any) -> tuple[pd.DataFrame, Mapping]:
-    """The manifest frame and the annotations mapping (read from their files when given as paths)."""
+def _read_inputs(manifest: Any, annotations: Any, *, splits: Sequence[str] = ("test", "train")
+                 ) -> tuple[pd.DataFrame, Mapping]:
+    """The manifest frame (checked: columns and ``splits``, a one-line usage error) and the annotations mapping
+    (read from their files when given as paths)."""
+    source = "the manifest" if isinstance(manifest, pd.DataFrame) else str(manifest)
     if not isinstance(manifest, pd.DataFrame):
         from ..dataset.index import read_manifest
 
         manifest = read_manifest(manifest)
+    from .manifest_checks import check_eval_manifest
+
+    check_eval_manifest(manifest, source, splits=splits)
     if not isinstance(annotations, Mapping):
         from ..dataset.annotations import read_annotations
 
@@ -262,13 +276,18 @@ def ground_truth(bank: ScoreBank, names: Sequence[str], manifest: pd.DataFrame, 
             bank.failures[n] = f"ground truth: {exc}"
     ok_names = [n for n in bank.scored_names(names) if n in counts]
     if not ok_names:
-        raise RuntimeError(f"no test video could be scored; first failures: {dict(list(bank.failures.items())[:3])}")
+        from .failures import NoScorableVideos
+
+        raise NoScorableVideos(bank.failures)
     return gt, counts, ok_names
 
 
 def metric_rows(runs: Sequence[MethodRun], run_settings: Mapping[tuple[str, int], list[Setting]], bank: ScoreBank,
-                plan: Plan, levels: Sequence[float], counts: Mapping[str, SnippetCounts], ok_names: list[str]) -> pd.DataFrame:
-    """One row of metrics per run x setting x level (see :data:`RESULT_COLUMNS`)."""
+                plan: Plan, levels: Sequence[float], counts: Mapping[str, SnippetCounts], ok_names: list[str],
+                sample: Mapping[str, int] | None = None) -> pd.DataFrame:
+    """One row of metrics per run x setting x level (see :data:`RESULT_COLUMNS`); ``sample`` holds the n columns
+    (:func:`~robusta_bench.evaluation.sample_size.sample_counts`)."""
+    sample = dict(sample or {})
     all_counts = SnippetCounts.concat([counts[n] for n in ok_names])
     rows = []
     for r in runs:
@@ -282,7 +301,8 @@ def metric_rows(runs: Sequence[MethodRun], run_settings: Mapping[tuple[str, int]
                 m_on = curve_metrics(on, all_counts)
                 rows.append({
                     "seed": r.seed, "method": r.label, "table": s.table, "setting": s.name, "display": s.display,
-                    "modality": s.modality, "level": lv, "n_videos": len(ok_names),
+                    "modality": s.modality, "level": lv, "n_videos": len(ok_names), "n_violent": sample.get("n_violent"),
+                    "n_normal": sample.get("n_normal"), "n_train": sample.get("n_train"),
                     "n_corrupted": corrupted_count(plan, lv, ok_names),
                     "ap": m_off.ap, "ap_online": m_on.ap, "ap_sklearn": m_off.ap_sklearn,
                     "ap_sklearn_online": m_on.ap_sklearn, "auc": m_off.auc, "auc_online": m_on.auc,
@@ -319,7 +339,9 @@ def summarize(rows: pd.DataFrame) -> pd.DataFrame:
     std = g[metrics].std(ddof=1).fillna(0.0).add_suffix("_std")
     out = out.join(std)
     out["n_seeds"] = g.size()
-    out["n_videos"] = g["n_videos"].first()
+    for col in ("n_videos", "n_violent", "n_normal", "n_train"):
+        if col in rows:
+            out[col] = g[col].first()
     out["n_corrupted"] = g["n_corrupted"].first()
     return out.reset_index()
 

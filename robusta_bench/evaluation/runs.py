@@ -74,8 +74,9 @@ def make_runs(
     progress: bool,
     detector_options: Mapping[str, Mapping[str, Any]],
     recipes: Mapping[str, Any] | None = None,
-) -> tuple[list[MethodRun], dict[tuple[str, int], list[Setting]]]:
-    """Train (or take the loaded) detector of every label and seed; the runs and the settings of each.
+) -> tuple[list[MethodRun], dict[tuple[str, int], list[Setting]], Any]:
+    """Train (or take the loaded) detector of every label and seed; the runs, the settings of each and the
+    training set (None when every detector was loaded).
 
     ``recipes`` maps a label to its resolved :class:`~robusta_bench.detectors.train.TrainConfig`
     (a label without one trains with its detector's default recipe and ``epochs``).
@@ -103,7 +104,7 @@ def make_runs(
             for run, settings in _runs_of(plan, lb, det, seed, lb in loaded):
                 runs.append(run)
                 run_settings[run.key] = settings
-    return runs, run_settings
+    return runs, run_settings, train_set
 
 
 def _runs_of(plan: RunPlan, lb: str, det: Any, seed: int, was_loaded: bool) -> list[tuple[MethodRun, list[Setting]]]:

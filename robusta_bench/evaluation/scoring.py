@@ -152,7 +152,7 @@ def score_all(
 
 def _score_chunks(store, names, needs, runs, groups, key_of, by_det, scorers, bank, max_segments, run_needs,
                   progress, t_start) -> ScoreBank:
-    from tqdm import tqdm
+    from ..progress import progress_bar as tqdm
 
     chunks = chunks_by_shard(store, groups[0] if groups else None, names)
     reader = ChunkReader(store, groups)

@@ -94,12 +94,19 @@ def load_train_set(
     """The clean :class:`~robusta_bench.detectors.base.TrainSet` of ``split`` and the videos left out (name -> why)."""
     from ..detectors.base import TrainSet
     from ..detectors.mil import uniform_indices
+    from .manifest_checks import check_eval_manifest
 
+    check_eval_manifest(manifest, splits=())
     rows = manifest.loc[manifest["split"].astype(str) == split]
     if "error" in rows:
         rows = rows.loc[rows["error"].isna()]
     if rows.empty:
-        raise ValueError(f"the manifest has no usable {split!r} videos to train on")
+        counts = manifest["split"].astype(str).value_counts().to_dict()
+        raise ValueError(
+            f"the manifest has no usable {split!r} videos to train on (splits: {counts}); give your videos splits "
+            "with 'robusta-bench split VIDEOS --out split.csv ...' and 'robusta-bench index VIDEOS --out MANIFEST "
+            "--split-list split.csv'"
+        )
     names = rows["name"].astype(str).tolist()
     labels = dict(zip(names, rows["label"].astype(int)))
     vis = dict(store.iter_videos(visual_extractor, Variant(), names=names)) if visual_extractor else None
@@ -200,11 +207,15 @@ def train_detector(
     """
     cfg = config if config is not None else train_config(epochs, device, method=method, recipe=recipe, overrides=overrides)
     if train_set is None:
-        store = store if isinstance(store, FeatureStore) else FeatureStore(store)
+        from .manifest_checks import check_eval_manifest
+
+        source = "the manifest" if isinstance(manifest, pd.DataFrame) else str(manifest)
         if not isinstance(manifest, pd.DataFrame):
             from ..dataset.index import read_manifest
 
             manifest = read_manifest(manifest)
+        check_eval_manifest(manifest, source, splits=("train",))
+        store = store if isinstance(store, FeatureStore) else FeatureStore(store)
         vext, aext = resolve_extractors(store, visual_extractor, audio_extractor, need=_needs(method))
         train_set, _ = load_train_set(store, manifest, visual_extractor=vext, audio_extractor=aext)
     det = build_for(method, train_set, options)

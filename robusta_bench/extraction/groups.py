@@ -92,15 +92,20 @@ class Group:
         return f"{self.extractor}/{self.variant.slug}"
 
 
-def check_resume(store: FeatureStore, extractor: str, variant: Variant, shash: str, plan: str, dtype: str) -> None:
-    """Refuse to append to a group made with other settings (corruption version, dtype ...)."""
+def check_resume(store: FeatureStore, extractor: str, variant: Variant, shash: str, plan: str, dtype: str,
+                 gspec: dict[str, Any] | None = None) -> None:
+    """Refuse to append to a group made with other settings (corruption version, dtype ...), naming the setting."""
     if not store.has(extractor, variant):
         return
     idx = store.index(extractor, variant)
     if idx.get("spec_hash") != shash:
+        from .resume_diff import spec_difference
+
+        diff = spec_difference((idx.get("meta") or {}).get("spec"), gspec or {})
         raise StoreError(
-            f"{extractor}/{variant.slug} in {store.root} was extracted with another extractor spec, protocol, crops "
-            f"or precision (spec hash {idx.get('spec_hash')} != {shash}): use a new --out store"
+            f"{extractor}/{variant.slug} in {store.root} was extracted with other settings: "
+            + (diff or f"extractor spec, protocol, crops or precision (spec hash {idx.get('spec_hash')} != {shash})")
+            + ". Rerun with the store's settings to resume it, or use a new --out store"
         )
     expected = content_key(shash, variant, plan)
     if idx.get("content_key") != expected:

@@ -37,7 +37,7 @@ from ..registry import RegistryError
 from ..store.feature_store import FeatureStore, Variant, spec_hash
 from ..vocabulary import canonical_precision
 from .batching import Batcher, VideoFeatures
-from .corrupted_media import CORRUPT_MANIFEST, attach_media, read_corrupt_manifest
+from .corrupted_media import CORRUPT_MANIFEST, attach_media, describe_clean_fallback, read_corrupt_manifest
 from .groups import Group, check_resume, crop_order_for, extractor_name, group_spec, load_spec_or_none, variant_plan
 from .precision import calibrate_run
 from .protocol import OFFICIAL, Protocol
@@ -176,7 +176,7 @@ def extract(
         )
         report.skipped = sum(j.skipped for j in jobs)
         if corrupted_dir is not None:
-            attach_media(jobs, read_corrupt_manifest(corrupted_dir))
+            report.notes.extend(describe_clean_fallback(attach_media(jobs, read_corrupt_manifest(corrupted_dir))))
         on_done, on_error = _recorders(report)
         batchers = _batchers(run, effective, device, proto, batch_size, on_done, on_error)
         _run_jobs([j for j in jobs if not j.empty], groups, batchers, proto, report, on_done, on_error,
@@ -282,7 +282,7 @@ def _open_groups(
                 "protocol": proto.to_dict(), "crops": list(order) if order is not None else None,
                 "precision": effective[n], "source": "clean" if v.is_clean else source, "spec": gspec,
             }
-            check_resume(store, n, v, shash, plan, dtype)
+            check_resume(store, n, v, shash, plan, dtype, gspec)
             writer = store.writer(
                 n, v, spec_hash=shash, modality=run.modality[n], feature_dim=int(obj.feature_dim),
                 n_crops=len(order) if order is not None else 1, meta=meta, dtype=dtype, shard_rows=shard_rows,
@@ -389,8 +389,8 @@ def _run_jobs(work: Sequence[VideoJob], groups, batchers, proto: Protocol, repor
 def _progress(total: int, enabled: bool):
     if not enabled:
         return None
-    from tqdm import tqdm
+    from ..progress import progress_bar
 
-    return tqdm(total=total, unit="video", desc="extract", dynamic_ncols=True)
+    return progress_bar(total=total, unit="video", desc="extract", dynamic_ncols=True)
 
 

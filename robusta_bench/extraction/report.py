@@ -31,6 +31,7 @@ class ExtractReport:
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
     precision: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
     precision_checks: dict[str, str] = field(default_factory=dict)
     elsewhere: dict[str, dict[str, str]] = field(default_factory=dict)
 
@@ -87,6 +88,7 @@ class ExtractReport:
                          f"of {len(self.elsewhere)} video(s) (committed or claimed by a concurrent run)")
         for ext, check in self.precision_checks.items():
             lines.append(f"precision check {ext}: {check}")
+        lines.extend(self.notes)
         for name in sorted(self.failures):
             for group, err in sorted(self.failures[name].items()):
                 lines.append(f"FAILED {name} [{group}]: {err}")

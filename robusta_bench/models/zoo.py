@@ -318,7 +318,7 @@ def _pip_download(requirement: str, kind: str, archive_sha: str, dest: Path) -> 
     ]
     from ..progress import progress_enabled
 
-    show = progress_enabled()
+    show = progress_enabled() and sys.stderr.isatty()
     try:
         proc = subprocess.run(
             cmd,

@@ -294,7 +294,10 @@ def read_verified(path: Path, entry: dict[str, Any], root: Path | None = None) -
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise StoreError(f"missing shard {path}: {how}") from None
+        raise StoreError(
+            f"shard {path} is listed in the store's index but missing: the store is incomplete; restore the file "
+            f"(download again) or {how}"
+        ) from None
     if len(data) != int(entry.get("bytes", len(data))) or not _checksum_ok(data, entry):
         raise StoreError(f"damaged shard {path} (checksum differs from its commit record): refused; {how}")
     return data
@@ -305,6 +308,11 @@ def _read_shard(path: Path, n_crops: int, wanted: set[str] | None, entry: dict[s
     if entry is not None:
         source: Any = pa.BufferReader(read_verified(path, entry, root))
     else:
+        if not Path(path).is_file():
+            raise StoreError(
+                f"shard {path} is listed in {Path(path).parent / 'index.json'} but missing: the store is incomplete; "
+                "restore the file (download again, or rerun 'robusta-bench extract' into a new --out store)"
+            )
         source = path
     table = pq.read_table(source, columns=["name", "crop", "segment", "feature"])
     names = table.column("name").to_numpy(zero_copy_only=False)

@@ -198,6 +198,7 @@ def export_xdviolence(
     else:
         names = have_v if have_v is not None else have_a
     names = official_order(names or [])
+    _refuse_empty_lists(names, splits, store.root, manifest)
     root = Path(list_root) if list_root else out.resolve()
 
     n_crops = store.index(vis, v)["n_crops"] if vis else 1
@@ -262,6 +263,20 @@ def export_xdviolence(
         },
     )
     return report
+
+
+def _refuse_empty_lists(names: list[str], splits: dict[str, str], store_root: Path, manifest: Any) -> None:
+    """Raise ``StoreError`` before writing anything when the list files would be empty."""
+    listed = {s: sum(1 for n in names if splits.get(n, "") == s) for s in ("train", "test")}
+    if not names:
+        raise StoreError(f"store {store_root}: no video has features in every exported group; nothing to export")
+    if listed["train"] + listed["test"] == 0:
+        where = f"manifest {manifest}" if manifest is not None else f"{Path(store_root) / STORE_VIDEOS}"
+        fix = ("index the videos with a split list ('robusta-bench split', then 'index --split-list')"
+               if manifest is not None else "pass --manifest MANIFEST (from 'robusta-bench index ... --split-list split.csv')")
+        raise StoreError(
+            f"none of the {len(names)} videos has a train/test split in {where}: the list files would be empty; {fix}"
+        )
 
 
 # --------------------------------------------------------------------- import

@@ -62,6 +62,7 @@ def spectrogram_grid(
             f"spectrogram_grid: not audio corruptions: {', '.join(wrong)} (audio: {', '.join(sorted(audio_types))})"
         )
     samples, rate = read_audio(video_path)
+    total = samples.shape[1] / rate
     samples = samples[:, : max(2, int(max_seconds * rate))]
     clean = log_mel(samples.mean(axis=0), rate)
     ref = float(clean.max())
@@ -74,7 +75,7 @@ def spectrogram_grid(
         from ...progress import progress_enabled
 
         progress = progress_enabled()
-    from tqdm import tqdm
+    from ...progress import progress_bar as tqdm
 
     bar = tqdm(total=len(types) * len(SEVERITIES), desc="spectrograms", unit="panel", disable=not progress)
     image = None
@@ -105,7 +106,9 @@ def spectrogram_grid(
             if row == len(types) - 1:
                 ax.set_xlabel("time (s)", fontsize=7)
     bar.close()
-    fig.suptitle(f"{video_path.name}: log-mel spectrograms ({rate} Hz, {samples.shape[0]} ch downmixed), seed {seed}", fontsize=9)
+    excerpt = f"excerpt 0.0-{duration:.1f} s of {total:.1f} s" + (" (the whole track)" if duration >= total else "")
+    fig.suptitle(f"{video_path.name}: log-mel spectrograms, {excerpt} ({rate} Hz, {samples.shape[0]} ch downmixed), "
+                 f"seed {seed}", fontsize=9)
     if image is not None:
         fig.colorbar(image, ax=axes, shrink=min(0.8, 3.0 / len(types)), aspect=15, label="dB re clean max")
     with atomic_path(out_png) as tmp:
