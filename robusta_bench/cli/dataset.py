@@ -81,7 +81,11 @@ def index_cmd(root: Path, out: Path, annotations: Path | None, split_list: Path 
               help="Frame size WIDTHxHEIGHT (even numbers).")
 @click.option("--audio-rate", type=click.Choice(["16000", "22050", "32000", "44100", "48000"]), default="16000",
               show_default=True, help="Audio sample rate in Hz (mono AAC).")
-def synth_cmd(out: Path, n_videos: int, seconds: float, seed: int, test_fraction: float, size: tuple[int, int], audio_rate: str) -> None:
+@click.option("--kind", type=click.Choice(["xd-violence", "ucf-crime"]), default="xd-violence", show_default=True,
+              help="Dataset to imitate: xd-violence (24 fps, audio, XD names) or ucf-crime (30 fps, no audio, "
+                   "UCF-Crime names, official list and annotation formats; --audio-rate is ignored).")
+def synth_cmd(out: Path, n_videos: int, seconds: float, seed: int, test_fraction: float, size: tuple[int, int], audio_rate: str,
+              kind: str) -> None:
     """Generate a small synthetic XD-Violence-style dataset in OUT.
 
     Writes OUT/videos/*.mp4 (H.264 yuv420p + AAC mono, 24 fps, XD-Violence names;
@@ -90,15 +94,20 @@ def synth_cmd(out: Path, n_videos: int, seconds: float, seed: int, test_fraction
     (a video list for 'index --split-list'), OUT/synth.json (all segments and
     events) and OUT/manifest.parquet (the 'index' manifest).
 
+    With --kind ucf-crime: OUT/videos/*.mp4 at 30 fps without audio, UCF-Crime
+    names, and the official UCF-Crime files (Anomaly_Train.txt,
+    Temporal_Anomaly_Annotation_for_Testing_Videos.txt, rtfm_ucf-i3d-test.list).
+
     \b
     Example:
       robusta-bench synth data/synth --videos 40 --seconds 8 --seed 0
+      robusta-bench synth data/synth-ucf --kind ucf-crime --videos 20
     """
     from ..dataset.synthetic import make_synthetic_dataset
 
     t0 = time.perf_counter()
     manifest = make_synthetic_dataset(out, n_videos=n_videos, seconds=seconds, seed=seed, test_fraction=test_fraction,
-                                      size=size, audio_rate=int(audio_rate), progress=progress_enabled())
+                                      size=size, audio_rate=int(audio_rate), progress=progress_enabled(), kind=kind)
     from ..dataset.index import read_manifest, summarize
 
     click.echo(summarize(read_manifest(manifest)))
