@@ -8,7 +8,9 @@ times to get frame scores, and reports
     ap = auc(recall, precision)            # trapezoidal rule
 
 which differs slightly from :func:`sklearn.metrics.average_precision_score`
-(a step-wise sum). Both are provided, plus ROC-AUC (the UCF-Crime metric).
+(a step-wise sum). Both are provided, plus ROC-AUC (the UCF-Crime metric:
+:func:`official_roc_auc`, and :func:`pooled_frame_auc` for the official pooled
+AUC over a list of videos).
 
 Two implementations give the same numbers:
 
