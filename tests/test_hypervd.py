@@ -157,3 +157,13 @@ def test_fit_rejects_wrong_dimensions():
         build_detector("hypervd", visual_dim=32, audio_dim=8).fit(ts, TrainConfig(epochs=1))
     with pytest.raises(ValueError, match="needs audio"):
         build_detector("hypervd", visual_dim=24, audio_dim=8).fit(TrainSet(ts.names, ts.labels, ts.visual), TrainConfig(epochs=1))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu(det, z):
+    x = z["e_inputs"]
+    ref = det.score(x[:, :, :1024], x[0, :, 1024:]).offline
+    sc = det.scorer("cuda")
+    got = sc.combine(sc.visual_state(x[:, :, :1024], 24), sc.audio_state(x[0, :, 1024:], 24)).offline
+    det.net.to("cpu")
+    assert np.abs(got - ref).max() < 1e-3

@@ -174,3 +174,15 @@ def test_fit_needs_both_classes_and_right_dims():
 
 def test_registered():
     assert {"rtfm", "hypervd"} <= set(detector_names())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu(trained):
+    det, ts, _, _ = trained
+    v, a = ts.visual[1], ts.audio[1]
+    cpu = det.scorer("cpu")
+    ref = cpu.combine(cpu.visual_state(v, v.shape[1]), cpu.audio_state(a, v.shape[1])).offline
+    gpu = det.scorer("cuda")
+    got = gpu.combine(gpu.visual_state(v, v.shape[1]), gpu.audio_state(a, v.shape[1])).offline
+    det.net.to("cpu")
+    assert np.abs(got - ref).max() < 1e-4
