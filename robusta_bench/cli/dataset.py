@@ -25,12 +25,14 @@ def _size(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, 
 @click.option("--out", "-o", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Manifest to write: Parquet, or CSV when the name ends in .csv.")
 @click.option("--annotations", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="XD-Violence annotations.txt ('name s1 e1 ...' frame intervals); adds the columns "
-                   "has_annotation and n_anomalous_frames.")
+              help="XD-Violence annotations.txt ('name s1 e1 ...' frame intervals) or the UCF-Crime "
+                   "Temporal_Anomaly_Annotation file ('name Class s1 e1 s2 e2', recognised by its class "
+                   "column); adds the columns has_annotation and n_anomalous_frames.")
 @click.option("--split-list", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Video list (CSV/Parquet with name and split columns; optional label, categories, "
                    "list_index), e.g. the split.csv written by 'synth'. Default: the official XD-Violence "
-                   "list shipped with the package. Videos not listed get split 'unknown'.")
+                   "and UCF-Crime lists shipped with the package (UCF-Crime names also give label and "
+                   "class). Videos not listed get split 'unknown'.")
 @click.option("--recursive/--no-recursive", default=True, show_default=True,
               help="Also look for videos in sub-folders of ROOT.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
