@@ -46,7 +46,7 @@ def detector_names() -> list[str]:
 def _ensure_loaded() -> None:
     import importlib
 
-    for mod in ("hlnet", "robusta", "rtfm", "hypervd"):
+    for mod in ("hlnet", "robusta", "rtfm", "hypervd", "robusta_backbone"):
         try:
             importlib.import_module(f"{__package__}.{mod}")
         except ModuleNotFoundError as exc:
