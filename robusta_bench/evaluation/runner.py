@@ -51,8 +51,8 @@ from .scoring import MethodRun, ScoreBank, check_precision, score_all
 
 log = logging.getLogger(__name__)
 
-TABLES = ("I", "II", "V")
-_TABLE_ALIASES = {"1": "I", "2": "II", "5": "V", "i": "I", "ii": "II", "v": "V"}
+TABLES = ("I", "II", "III", "V")
+_TABLE_ALIASES = {"1": "I", "2": "II", "3": "III", "5": "V", "i": "I", "ii": "II", "iii": "III", "v": "V"}
 RESULT_COLUMNS = (
     "seed", "method", "table", "setting", "display", "modality", "level", "n_videos", "n_corrupted",
     "ap", "ap_online", "ap_sklearn", "ap_sklearn_online", "auc", "auc_online",
@@ -93,7 +93,10 @@ def parse_tables(tables: str | Iterable[str]) -> tuple[str, ...]:
             continue
         key = _TABLE_ALIASES.get(t.lower(), t.upper())
         if key not in TABLES:
-            raise ValueError(f"unknown table {t!r}: choose from I, II, V")
+            raise ValueError(
+                f"unknown table {t!r}: choose from I, II, III, V"
+                + (" (Table IV is the zero-shot UCF-Crime table: --dataset ucf-crime)" if key == "IV" else "")
+            )
         if key not in out:
             out.append(key)
     return tuple(out) or ("I",)
@@ -174,6 +177,9 @@ def evaluate(
         annotations = read_annotations(annotations)
     tables = parse_tables(tables)
     levels = parse_levels(levels)
+    from .table3 import config_for, prepare as table3_prepare  # Table III: its methods, settings and levels
+
+    methods, baseline, corruptions, levels = table3_prepare(tables, methods, baseline, corruptions, levels)
     seeds = tuple(dict.fromkeys(int(s) for s in seeds)) or (0,)
     checkpoints = dict(checkpoints or {})
     detector_options = dict(detector_options or {})
@@ -253,7 +259,7 @@ def evaluate(
                     train_set, _ = load_train_set(store, manifest, visual_extractor=vext, audio_extractor=aext)
                 det = build_for(lb, train_set, detector_options.get(lb))
                 log.info("training %s (seed %d)", lb, seed)
-                det.fit(train_set, train_config(epochs, device), seed=seed, progress=progress)
+                det.fit(train_set, config_for(lb, epochs, device), seed=seed, progress=progress)
                 det.train_info.setdefault("seed", seed)
             if lb == pad and lb not in labels:
                 run = MethodRun(lb, det, None, seed)
