@@ -131,10 +131,20 @@ def _parse_checkpoints(ctx: click.Context, items: tuple[str, ...], method: str) 
                    "adjacencies and the rest stay float32) scored the benchmark grid 1.3-1.4x faster on a 2-core AVX-512 BF16 CPU; "
                    "offline APs moved by at most 0.02 points, online APs and ROC-AUCs by up to 0.2 (BENCHMARKS.md). "
                    "Training is always float32.")
+@click.option("--dataset", type=click.Choice(["xd-violence", "ucf-crime"]), default="xd-violence", show_default=True,
+              help="Dataset of --store/--manifest/--annotations. ucf-crime: zero-shot Table IV (detectors trained on the "
+                   "XD-Violence --train-store, or --checkpoint files; UCF-Crime audio is missing; pooled frame ROC-AUC; "
+                   "visual corruptions and levels apply). Without --method it evaluates hlnet, robusta, hypervd, "
+                   "robusta-hypervd, rtfm, robusta-rtfm.")
+@click.option("--train-store", type=click.Path(exists=True, file_okay=False), default=None,
+              help="With --dataset ucf-crime: the XD-Violence feature store whose clean train features train the detectors.")
+@click.option("--train-manifest", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="With --dataset ucf-crime: the XD-Violence manifest of --train-store.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Results folder (results.csv/json, tables, PNGs, report.html).")
 @click.pass_context
 def evaluate_cmd(ctx, methods, baseline, store, manifest, annotations, visual_extractor, audio_extractor, corruptions,
-                 levels, severity, variant_seed, seeds, epochs, checkpoints, plan, tables, gpu, precision, out):
+                 levels, severity, variant_seed, seeds, epochs, checkpoints, plan, tables, gpu, precision, dataset,
+                 train_store, train_manifest, out):
     """Train (or load) detectors, score the corrupted benchmark, write the paper's tables and plots.
 
     Training always uses the clean train features; every needed (video,
@@ -153,6 +163,15 @@ def evaluate_cmd(ctx, methods, baseline, store, manifest, annotations, visual_ex
     device = _device(ctx, gpu)
     seed_list = _int_list(ctx, seeds, "--seeds")
     methods = tuple(m.strip() for m in methods if m.strip())
+    if dataset == "ucf-crime":
+        from .zero_shot import run_zero_shot
+
+        run_zero_shot(ctx, methods=methods, baseline=baseline, store=store, manifest=manifest, annotations=annotations,
+                      visual_extractor=visual_extractor, audio_extractor=audio_extractor, corruptions=corruptions,
+                      levels=levels, severity=severity, variant_seed=variant_seed, seeds=seed_list, epochs=epochs,
+                      checkpoints=checkpoints, plan=plan, tables=tables, device=device, train_store=train_store,
+                      train_manifest=train_manifest, out=out)
+        return
     ckpt = _parse_checkpoints(ctx, checkpoints, methods[0] if methods else "robusta")
     try:
         result = evaluate(
