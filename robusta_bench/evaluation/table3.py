@@ -155,3 +155,22 @@ def table3_frame(rows: pd.DataFrame, info: Mapping[str, Any], metric: str = "ap"
                 rec[key] = val
             recs.append(rec)
     return pd.DataFrame(recs)
+
+
+def plan_with_types(plan: Any, visual_types: Sequence[str], audio_types: Sequence[str]) -> Any:
+    """A copy of ``plan`` whose mixed settings deal only ``visual_types`` / ``audio_types`` (a smaller benchmark).
+
+    Each video's mixed type ``VISUAL_TYPES[i]`` becomes ``visual_types[i % len(visual_types)]`` (audio
+    alike), so the subsets and their nesting are the plan's and the types stay spread evenly. Used by
+    the demo, whose store has two corruptions per modality.
+    """
+    from dataclasses import replace
+
+    from ..corruptions.plan import AUDIO_TYPES, VISUAL_TYPES
+
+    if not visual_types or not audio_types:
+        raise ValueError("at least one visual and one audio type are needed")
+    table = plan.table.copy()
+    table["mixed_visual"] = [visual_types[VISUAL_TYPES.index(t) % len(visual_types)] for t in table["mixed_visual"]]
+    table["mixed_audio"] = [audio_types[AUDIO_TYPES.index(t) % len(audio_types)] for t in table["mixed_audio"]]
+    return replace(plan, table=table, visual_types=tuple(visual_types), audio_types=tuple(audio_types))
