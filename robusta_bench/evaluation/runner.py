@@ -5,12 +5,15 @@ Flow (see ``docs/evaluation.md``), one function per step:
 1. inputs: the feature store, the manifest (frame counts, labels), the
    annotations, and the plan (which test videos are corrupted at each level);
 2. settings (:func:`.settings.select_settings`): Table I (and II, V when asked)
-   restricted to ``corruptions``; with ``corruptions="all"`` a setting whose
-   store variant is absent is skipped and listed, an explicitly named one is an
-   error naming the variant and the ``extract`` command that creates it;
+   restricted to ``corruptions`` (Table III, :func:`.table3.prepare`, adds its
+   six methods, the mixed settings and the levels 0 and 100); with
+   ``corruptions="all"`` a setting whose store variant is absent is skipped and
+   listed, an explicitly named one is an error naming the variant and the
+   ``extract`` command that creates it;
 3. runs -> train (:mod:`.runs`): for every training seed, every method is
-   trained on the clean train features by :func:`.training.train_detector` (or
-   loaded from a checkpoint, then shared by all seeds);
+   trained on the clean train features by :func:`.training.train_detector` with
+   its backbone's recipe (:func:`.table3.config_for`), or loaded from a
+   checkpoint, then shared by all seeds;
 4. score: every needed (video, combo) once (:mod:`.scoring`);
 5. tabulate (:func:`metric_rows`, :func:`summarize`): for each run x setting x level, the official frame AP of the
    offline and online heads, sklearn's AP and ROC-AUC (:mod:`.metrics`), over
@@ -40,6 +43,7 @@ from .metrics import SnippetCounts, curve_metrics
 from .runs import RunPlan, load_checkpoints, make_runs
 from .scoring import MethodRun, ScoreBank, check_scoring_precision, score_all
 from .settings import default_plan, parse_levels, parse_tables, select_settings
+from .table3 import prepare as table3_prepare
 from .training import resolve_extractors, resolve_method
 
 log = logging.getLogger(__name__)
@@ -112,6 +116,8 @@ def evaluate(
     store = store if isinstance(store, FeatureStore) else FeatureStore(store)
     manifest, annotations = _read_inputs(manifest, annotations)
     tables, levels = parse_tables(tables), parse_levels(levels)
+    # Table III: its six methods, the mixed settings and the levels 0 and 100
+    methods, baseline, corruptions, levels = table3_prepare(tables, methods, baseline, corruptions, levels)
     seeds = tuple(dict.fromkeys(int(s) for s in seeds)) or (0,)
     checkpoints = dict(checkpoints or {})
     precision = canonical_precision(precision)

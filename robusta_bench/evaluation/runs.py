@@ -2,7 +2,8 @@
 
 A run is a :class:`~robusta_bench.evaluation.scoring.MethodRun`: a detector
 (trained with :func:`~robusta_bench.evaluation.training.train_detector` on the
-clean train features, or loaded from a checkpoint and shared by all seeds),
+clean train features with its backbone's upstream recipe,
+:func:`.table3.config_for`, or loaded from a checkpoint and shared by all seeds),
 with the fusion rule to score it with and the settings it is scored on. Besides
 the requested methods: the Table-V ablation ``<main>-pad`` (trained
 separately, scored on one setting) and the Fig.-4 rule ``<main>-average`` (the
@@ -18,6 +19,7 @@ from typing import Any, Mapping, Sequence
 
 from .compose import Setting
 from .scoring import MethodRun
+from .table3 import config_for
 from .training import load_train_set, resolve_method, train_detector
 
 log = logging.getLogger(__name__)
@@ -86,8 +88,10 @@ def make_runs(
                 if train_set is None:
                     train_set, _ = load_train_set(store, manifest, visual_extractor=extractors[0], audio_extractor=extractors[1])
                 log.info("training %s (seed %d)", lb, seed)
+                # each method with its backbone's upstream recipe (rtfm, hypervd and their RobustA versions)
                 det = train_detector(lb, store, manifest, seed=seed, epochs=epochs, device=device, progress=progress,
-                                     options=detector_options.get(lb), train_set=train_set)
+                                     options=detector_options.get(lb), train_set=train_set,
+                                     config=config_for(lb, epochs, device))
             for run, settings in _runs_of(plan, lb, det, seed, lb in loaded):
                 runs.append(run)
                 run_settings[run.key] = settings

@@ -174,10 +174,14 @@ def train_detector(
     options: Mapping[str, Any] | None = None,
     train_set: Any = None,
     out: str | Path | None = None,
+    config: Any = None,
 ) -> Any:
     """Train ``method`` on the store's clean ``train`` features; save it to ``out`` when given.
 
-    Returns the trained detector (its ``train_info`` holds the seed, config and loss log).
+    ``config`` (a :class:`~robusta_bench.detectors.train.TrainConfig`) replaces
+    :func:`train_config` ``(epochs, device)``, e.g. a backbone's upstream recipe
+    (:func:`.table3.config_for`). Returns the trained detector (its
+    ``train_info`` holds the seed, config and loss log).
     """
     if train_set is None:
         store = store if isinstance(store, FeatureStore) else FeatureStore(store)
@@ -188,7 +192,7 @@ def train_detector(
         vext, aext = resolve_extractors(store, visual_extractor, audio_extractor, need=_needs(method))
         train_set, _ = load_train_set(store, manifest, visual_extractor=vext, audio_extractor=aext)
     det = build_for(method, train_set, options)
-    cfg = train_config(epochs, device)
+    cfg = config if config is not None else train_config(epochs, device)
     det.fit(train_set, cfg, seed=int(seed), progress=progress)
     det.train_info.setdefault("seed", int(seed))
     det.train_info["method"] = method
