@@ -1,6 +1,11 @@
 """The issue-6 science check over several training seeds, on the demo's synthetic benchmark.
 
     .venv/bin/python benchmarks/science.py [DEMO_DIR] [--seeds 0,1,2] [--no-write]
+    .venv/bin/python benchmarks/science.py --backbones [--seeds 0,1,2,3,4] [--epochs 60]
+
+``--backbones`` runs the issue-19 check instead (:mod:`science_tables`: Table III
+baseline vs RobustA per backbone and the zero-shot UCF-Crime AUCs, on
+synthetic features).
 
 ``DEMO_DIR`` is the folder ``make demo`` wrote (default ``demo_out``): its
 synthetic dataset and feature store are reused (nothing is extracted again).
@@ -50,6 +55,12 @@ def train_seed(demo: Path, seed: int, train_set, log, recipe: str) -> dict[str, 
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--backbones" in argv:
+        sys.path.insert(0, str(HERE))
+        from science_tables import main as backbones_main
+
+        return backbones_main([a for a in argv if a != "--backbones"])
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("demo_dir", nargs="?", type=Path, default=Path("demo_out"), help="folder written by make demo")
     p.add_argument("--seeds", default="0,1,2", help="training seeds (default 0,1,2)")

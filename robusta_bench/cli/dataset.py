@@ -25,12 +25,14 @@ def _size(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, 
 @click.option("--out", "-o", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Manifest to write: Parquet, or CSV when the name ends in .csv.")
 @click.option("--annotations", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="XD-Violence annotations.txt ('name s1 e1 ...' frame intervals); adds the columns "
-                   "has_annotation and n_anomalous_frames.")
+              help="XD-Violence annotations.txt ('name s1 e1 ...' frame intervals) or the UCF-Crime "
+                   "Temporal_Anomaly_Annotation file ('name Class s1 e1 s2 e2', recognised by its class "
+                   "column); adds the columns has_annotation and n_anomalous_frames.")
 @click.option("--split-list", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Video list (CSV/Parquet with name and split columns; optional label, categories, "
                    "list_index), e.g. the split.csv written by 'synth'. Default: the official XD-Violence "
-                   "list shipped with the package. Videos not listed get split 'unknown'.")
+                   "and UCF-Crime lists shipped with the package (UCF-Crime names also give label and "
+                   "class). Videos not listed get split 'unknown'.")
 @click.option("--recursive/--no-recursive", default=True, show_default=True,
               help="Also look for videos in sub-folders of ROOT.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
@@ -92,7 +94,11 @@ def _warn_index(df, split_list: Path | None, annotations: Path | None) -> None:
               help="Frame size WIDTHxHEIGHT (even numbers).")
 @click.option("--audio-rate", type=click.Choice(["16000", "22050", "32000", "44100", "48000"]), default="16000",
               show_default=True, help="Audio sample rate in Hz (mono AAC).")
-def synth_cmd(out: Path, n_videos: int, seconds: float, seed: int, test_fraction: float, size: tuple[int, int], audio_rate: str) -> None:
+@click.option("--kind", type=click.Choice(["xd-violence", "ucf-crime"]), default="xd-violence", show_default=True,
+              help="Dataset to imitate: xd-violence (24 fps, audio, XD names) or ucf-crime (30 fps, no audio, "
+                   "UCF-Crime names, official list and annotation formats; --audio-rate is ignored).")
+def synth_cmd(out: Path, n_videos: int, seconds: float, seed: int, test_fraction: float, size: tuple[int, int], audio_rate: str,
+              kind: str) -> None:
     """Generate a small synthetic XD-Violence-style dataset in OUT.
 
     Writes OUT/videos/*.mp4 (H.264 yuv420p + AAC mono, 24 fps, XD-Violence names;
@@ -101,15 +107,20 @@ def synth_cmd(out: Path, n_videos: int, seconds: float, seed: int, test_fraction
     (a video list for 'index --split-list'), OUT/synth.json (all segments and
     events) and OUT/manifest.parquet (the 'index' manifest).
 
+    With --kind ucf-crime: OUT/videos/*.mp4 at 30 fps without audio, UCF-Crime
+    names, and the official UCF-Crime files (Anomaly_Train.txt,
+    Temporal_Anomaly_Annotation_for_Testing_Videos.txt, rtfm_ucf-i3d-test.list).
+
     \b
     Example:
       robusta-bench synth data/synth --videos 40 --seconds 8 --seed 0
+      robusta-bench synth data/synth-ucf --kind ucf-crime --videos 20
     """
     from ..dataset.synthetic import make_synthetic_dataset
 
     t0 = time.perf_counter()
     manifest = make_synthetic_dataset(out, n_videos=n_videos, seconds=seconds, seed=seed, test_fraction=test_fraction,
-                                      size=size, audio_rate=int(audio_rate), progress=progress_enabled())
+                                      size=size, audio_rate=int(audio_rate), progress=progress_enabled(), kind=kind)
     from ..dataset.index import read_manifest, summarize
 
     click.echo(summarize(read_manifest(manifest)))

@@ -147,18 +147,30 @@ def _parse_checkpoints(ctx: click.Context, items: tuple[str, ...], method: str) 
 @click.option("--plan", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Plan CSV (which test videos are corrupted at each level). Default: the shipped v1 plan when the "
                    "manifest's test videos are XD-Violence's, else a plan made from the manifest with --corruption-seed.")
-@click.option("--tables", default="I", show_default=True, help="Tables to produce: I, II, V (comma-separated). Fig. 4 comes with I when the method has average/GMM fusion.")
+@click.option("--tables", default="I", show_default=True,
+              help="Tables to produce: I, II, III, V (comma-separated); IV with --dataset ucf-crime. Fig. 4 comes with I when the "
+                   "method has average/GMM fusion. III adds hlnet, robusta, hypervd, robusta-hypervd, rtfm, robusta-rtfm "
+                   "(each trained with its backbone's upstream recipe), the mixed_visual/mixed_audio settings and levels 0 and 100.")
 @click.option("--gpu", type=int, default=None, metavar="N", help="Train and score on CUDA device N (default: CPU).")
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "float32", "bfloat16"]), default="fp32", show_default=True,
               help="Scoring precision of the large matrix products (float32/bfloat16: deprecated spellings). bf16 (float32 accumulation; Gram matrices, "
                    "adjacencies and the rest stay float32) scored the benchmark grid 1.3-1.4x faster on a 2-core AVX-512 BF16 CPU; "
                    "offline APs moved by at most 0.02 points, online APs and ROC-AUCs by up to 0.2 (BENCHMARKS.md). "
                    "Training is always float32.")
+@click.option("--dataset", type=click.Choice(["xd-violence", "ucf-crime"]), default="xd-violence", show_default=True,
+              help="Dataset of --store/--manifest/--annotations. ucf-crime: zero-shot Table IV (detectors trained on the "
+                   "XD-Violence --train-store, or --checkpoint files; UCF-Crime audio is missing; pooled frame ROC-AUC; "
+                   "visual corruptions and levels apply). Without --method it evaluates hlnet, robusta, hypervd, "
+                   "robusta-hypervd, rtfm, robusta-rtfm.")
+@click.option("--train-store", type=click.Path(exists=True, file_okay=False), default=None,
+              help="With --dataset ucf-crime: the XD-Violence feature store whose clean train features train the detectors.")
+@click.option("--train-manifest", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="With --dataset ucf-crime: the XD-Violence manifest of --train-store.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Results folder (results.csv/json, tables, PNGs, report.html).")
 @click.pass_context
 def evaluate_cmd(ctx, methods, baseline, store, manifest, annotations, visual_extractor, audio_extractor, corruptions,
                  levels, levels_old, severity, variant_seed, variant_seed_old, seeds, recipe, overrides, epochs, checkpoints,
-                 plan, tables, gpu, precision, out):
+                 plan, tables, gpu, precision, dataset, train_store, train_manifest, out):
     """Train (or load) detectors, score the corrupted benchmark, write the paper's tables and plots.
 
     Training always uses the clean train features; every needed (video,
@@ -183,6 +195,15 @@ def evaluate_cmd(ctx, methods, baseline, store, manifest, annotations, visual_ex
     device = _device(ctx, gpu)
     seed_list = _int_list(ctx, seeds, "--seeds")
     methods = tuple(m.strip() for m in methods if m.strip())
+    if dataset == "ucf-crime":
+        from .zero_shot import run_zero_shot
+
+        run_zero_shot(ctx, methods=methods, baseline=baseline, store=store, manifest=manifest, annotations=annotations,
+                      visual_extractor=visual_extractor, audio_extractor=audio_extractor, corruptions=corruptions,
+                      levels=levels, severity=severity, variant_seed=variant_seed, seeds=seed_list, epochs=epochs,
+                      checkpoints=checkpoints, plan=plan, tables=tables, device=device, train_store=train_store,
+                      train_manifest=train_manifest, out=out)
+        return
     ckpt = _parse_checkpoints(ctx, checkpoints, methods[0] if methods else "robusta")
     from ..evaluation.failures import NoScorableVideos, format_failures
 
@@ -205,7 +226,7 @@ def evaluate_cmd(ctx, methods, baseline, store, manifest, annotations, visual_ex
     for label, cfg in (result.info.get("recipes") or {}).items():
         click.echo(f"recipe {label}: {(cfg or {}).get('recipe', 'unknown (detector file without a training record)')}")
     _print_sample(result.info)
-    for key in ("I", "II", "V", "fig4"):
+    for key in ("I", "II", "III", "V", "fig4"):
         if key in result.markdown:
             click.echo(f"\n{_TITLES[key]}\n")
             click.echo(result.markdown[key])
@@ -235,6 +256,7 @@ def _print_sample(info: dict) -> None:
 _TITLES = {
     "I": "Table I: AP (%), offline head",
     "II": "Table II: one modality missing for all videos, the other corrupted",
+    "III": "Table III: plug-and-play (AP %, mixed corruptions; 'paper:' columns are the paper's numbers)",
     "V": "Table V: projection vs padding",
     "fig4": "Fig. 4: fusion schemes",
 }

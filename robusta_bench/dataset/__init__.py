@@ -8,6 +8,7 @@ Main entry points::
     frame_labels(video, annotations) -> np.ndarray   official frame-level ground truth
     index_videos(root, ...) -> DataFrame       the ``robusta-bench index`` manifest
     make_synthetic_dataset(out_dir, ...) -> Path   the ``robusta-bench synth`` dataset
+    ucf_video_list() / ucf_frame_labels(...)   UCF-Crime lists and ground truth (zero-shot)
 """
 
 from .annotations import read_annotations, write_annotations
@@ -15,6 +16,7 @@ from .ground_truth import SNIPPET_FRAMES, concat_frame_labels, frame_labels, n_s
 from .index import COLUMNS, VIDEO_EXTENSIONS, find_videos, index_videos, read_manifest, summarize, write_manifest
 from .names import CATEGORY_NAMES, VIOLENT_CODES, XDName, categories_of, label_of, make_name, parse_name, strip_video_ext
 from .synthetic import make_synthetic_dataset
+from .ucf_crime import parse_ucf_name, read_ucf_annotations, ucf_frame_labels, ucf_video_list, video_frame_labels
 from .video_list import load_video_list, official_list_path, read_video_list, split_map, split_of
 
 __all__ = [
@@ -36,7 +38,9 @@ __all__ = [
     "n_segments",
     "official_list_path",
     "parse_name",
+    "parse_ucf_name",
     "read_annotations",
+    "read_ucf_annotations",
     "read_manifest",
     "read_video_list",
     "snippet_labels",
@@ -45,6 +49,9 @@ __all__ = [
     "split_of",
     "strip_video_ext",
     "summarize",
+    "ucf_frame_labels",
+    "ucf_video_list",
+    "video_frame_labels",
     "write_annotations",
     "write_manifest",
 ]

@@ -20,6 +20,7 @@ from ..manifest import read_table, write_table
 from .annotations import read_annotations
 from .ground_truth import frame_labels, n_segments
 from .names import strip_video_ext, try_parse_name
+from .ucf_crime import index_fields, is_ucf_annotation_file, read_ucf_annotations, ucf_video_list, video_frame_labels
 from .video_list import UNKNOWN, load_video_list
 
 #: File extensions treated as videos (case-insensitive).
@@ -111,8 +112,11 @@ def index_videos(
         vlist = split_list
     else:
         vlist = load_video_list(split_list)
+        vlist = pd.concat([vlist, ucf_video_list()], ignore_index=True) if split_list is None else vlist
     by_name = vlist.set_index("name")
-    ann = read_annotations(annotations) if isinstance(annotations, (str, os.PathLike)) else annotations
+    ann = annotations
+    if isinstance(annotations, (str, os.PathLike)):
+        ann = read_ucf_annotations(annotations) if is_ucf_annotation_file(annotations) else read_annotations(annotations)
 
     results: list[dict[str, Any]]
     bar = _progress(len(files), progress)
@@ -150,6 +154,7 @@ def index_videos(
             row["categories"] = list(parsed.categories) if parsed is not None else []
         row.update({k: info[k] for k in info if k != "frames_source"})
         row["n_segments"] = n_segments(info["frames"])
+        row.update(index_fields(name, info, listed is not None) if parsed is None else {})  # UCF-Crime names
         if name in seen:
             row["error"] = f"duplicate name (also at {seen[name]})"
         else:
@@ -171,6 +176,11 @@ def _n_anomalous(row: Mapping[str, Any], ann: Mapping[str, Sequence[tuple[int, i
         return -1
     if row["label"] == 1 and row["name"] not in ann:
         return -1
+    if ann and not isinstance(next(iter(ann.values())), list):  # UCF-Crime annotations (inclusive, mapped by time)
+        try:
+            return int(video_frame_labels(row, ann).sum())
+        except ValueError:  # not a UCF-Crime name
+            return -1
     return int(frame_labels(row, ann).sum())
 
 

@@ -121,12 +121,13 @@ def plan_video(index: int, label: int, categories: tuple[str, ...], *, seconds: 
     )
 
 
-def write_video(plan: VideoPlan, path: str | os.PathLike, audio_rate: int = 16000) -> Path:
-    """Render ``plan`` and encode it to ``path`` (H.264 yuv420p + AAC mono MP4), atomically."""
+def write_video(plan: VideoPlan, path: str | os.PathLike, audio_rate: int | None = 16000) -> Path:
+    """Render ``plan`` and encode it to ``path`` (H.264 yuv420p + AAC mono MP4; no audio track when
+    ``audio_rate`` is None), atomically."""
     import av
 
     path = Path(path)
-    samples = render_audio(plan, audio_rate)
+    samples = render_audio(plan, audio_rate) if audio_rate is not None else np.zeros(0, dtype=np.float32)
     with atomic_path(path) as tmp:
         # no creation_time metadata is set, so the muxer writes none: bytes depend on content only
         with av.open(str(tmp), mode="w", format="mp4", options={"movflags": "+faststart"}) as out:
@@ -137,14 +138,18 @@ def write_video(plan: VideoPlan, path: str | os.PathLike, audio_rate: int = 1600
             vs.codec_context.thread_type = "NONE"
             vs.codec_context.time_base = Fraction(1, plan.fps)
             vs.options = dict(X264_OPTIONS)
-            aus = out.add_stream("aac", rate=audio_rate)
-            aus.layout = "mono"
-            aus.bit_rate = AUDIO_BITRATE.get(audio_rate, 96000)
+            aus = None
+            if audio_rate is not None:
+                aus = out.add_stream("aac", rate=audio_rate)
+                aus.layout = "mono"
+                aus.bit_rate = AUDIO_BITRATE.get(audio_rate, 96000)
             for i, rgb in enumerate(render_frames(plan)):
                 frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p", threads=1)
                 frame.pts = i
                 out.mux(vs.encode(frame))
             out.mux(vs.encode(None))
+            if aus is None:
+                return path
             hop = 1024
             for k in range(0, samples.size, hop):
                 chunk = samples[k : k + hop][None, :]
@@ -185,13 +190,22 @@ def make_synthetic_dataset(
     *,
     progress: bool = False,
     manifest_name: str = MANIFEST,
+    kind: str = "xd-violence",
 ) -> Path:
     """Generate the synthetic dataset in ``out_dir`` and return the manifest path.
 
     ``size`` is (width, height), both even. ``audio_rate`` is one of
     :data:`AUDIO_RATES`. Existing videos with the same name are overwritten;
-    the folder layout is described in the module docstring.
+    the folder layout is described in the module docstring. ``kind="ucf-crime"``
+    writes the UCF-Crime stand-in instead (:mod:`.synth_ucf`: 30 fps, no audio).
     """
+    if kind == "ucf-crime":
+        from .synth_ucf import make_synthetic_ucf_dataset
+
+        return make_synthetic_ucf_dataset(out_dir, n_videos, seconds, seed, test_fraction, size,
+                                          progress=progress, manifest_name=manifest_name)
+    if kind != "xd-violence":
+        raise ValueError(f"kind must be 'xd-violence' or 'ucf-crime', got {kind!r}")
     width, height = int(size[0]), int(size[1])
     if width < 32 or height < 32 or width % 2 or height % 2:
         raise ValueError(f"size must be even and at least 32x32, got {width}x{height}")

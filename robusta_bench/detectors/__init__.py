@@ -1,4 +1,5 @@
-"""Anomaly detectors: HL-Net (``hlnet``), RobustA (``robusta``) and single-modality ablations.
+"""Anomaly detectors: HL-Net (``hlnet``), RobustA (``robusta``), RTFM (``rtfm``), HyperVD (``hypervd``)
+and single-modality ablations; the backbone contract for RobustA in :mod:`.backbone`.
 
 The contract and the registry are in :mod:`.base` (``build_detector``,
 ``get_detector_class``, ``load_detector``); the networks in :mod:`.hlnet` and

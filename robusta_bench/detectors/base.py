@@ -1,8 +1,9 @@
 """The detector registry and the contract every anomaly detector follows.
 
 A detector is registered in :data:`DETECTORS` (``hlnet``, ``robusta``,
-``visual-only``, ``audio-only``, and the ablations ``robusta-pad`` and
-``robusta-average``, registered with their parent and options). It declares the modalities it consumes, is
+``visual-only``, ``audio-only``, ``rtfm``, ``hypervd``, ``robusta-rtfm``,
+``robusta-hypervd``, ``robusta-backbone``, and the ablations ``robusta-pad``,
+``robusta-average``, ``robusta-rtfm-pad`` ..., registered with their parent and options). It declares the modalities it consumes, is
 built from plain keyword options (feature dimensions, ablation flags), is fitted
 on clean training features (:class:`TrainSet`) and scores one video at a time:
 per-snippet anomaly scores in [0, 1] for the offline (main) head and the online

@@ -8,7 +8,9 @@ times to get frame scores, and reports
     ap = auc(recall, precision)            # trapezoidal rule
 
 which differs slightly from :func:`sklearn.metrics.average_precision_score`
-(a step-wise sum). Both are provided, plus ROC-AUC (the UCF-Crime metric).
+(a step-wise sum). Both are provided, plus ROC-AUC (the UCF-Crime metric:
+:func:`official_roc_auc`, and :func:`pooled_frame_auc` for the official pooled
+AUC over a list of videos).
 
 Two implementations give the same numbers:
 
@@ -62,6 +64,39 @@ def roc_auc(frame_labels: np.ndarray, frame_scores: np.ndarray) -> float:
 
     labels, scores = _check_frames(frame_labels, frame_scores)
     return float(roc_auc_score(labels, scores))
+
+
+def official_roc_auc(frame_labels: np.ndarray, frame_scores: np.ndarray) -> float:
+    """The official UCF-Crime AUC (RTFM ``test_10crop.py``): ``auc(fpr, tpr)`` of ``roc_curve``."""
+    from sklearn.metrics import auc, roc_curve
+
+    labels, scores = _check_frames(frame_labels, frame_scores)
+    fpr, tpr, _ = roc_curve(labels, scores)
+    return float(auc(fpr, tpr))
+
+
+def pooled_frame_auc(snippet_scores: Sequence[np.ndarray], frame_labels: Sequence[np.ndarray]) -> float:
+    """One pooled frame-level ROC-AUC over videos, as the official UCF-Crime evaluation computes it.
+
+    Each video's snippet scores are repeated 16 times (``np.repeat``) and cut
+    to its frame labels' length; the videos are concatenated in the given
+    order (the official list order) and one AUC is computed on the whole
+    vector (not an average over videos). Raises ``ValueError`` when a video
+    has fewer frame scores than labels.
+    """
+    if len(snippet_scores) != len(frame_labels):
+        raise ValueError(f"{len(snippet_scores)} score arrays but {len(frame_labels)} label arrays")
+    scores, labels = [], []
+    for i, (s, g) in enumerate(zip(snippet_scores, frame_labels)):
+        f = frame_scores(np.asarray(s).reshape(-1))
+        g = np.asarray(g).reshape(-1)
+        if f.size < g.size:
+            raise ValueError(f"video {i}: {f.size} frame scores for {g.size} frame labels")
+        scores.append(f[: g.size])
+        labels.append(g)
+    if not scores:
+        raise ValueError("no videos to evaluate")
+    return official_roc_auc(np.concatenate(labels), np.concatenate(scores))
 
 
 def _check_frames(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -5,13 +5,17 @@ Flow (see ``docs/evaluation.md``), one function per step:
 1. inputs: the feature store, the manifest (frame counts, labels), the
    annotations, and the plan (which test videos are corrupted at each level);
 2. settings (:func:`.settings.select_settings`): Table I (and II, V when asked)
-   restricted to ``corruptions``; with ``corruptions="all"`` a setting whose
-   store variant is absent is skipped and listed, an explicitly named one is an
-   error naming the variant and the ``extract`` command that creates it;
+   restricted to ``corruptions`` (Table III, :func:`.table3.prepare`, adds its
+   six methods, the mixed settings and the levels 0 and 100); with
+   ``corruptions="all"`` a setting whose store variant is absent is skipped and
+   listed, an explicitly named one is an error naming the variant and the
+   ``extract`` command that creates it;
 3. runs -> train (:mod:`.runs`): for every training seed, every method is
    trained on the clean train features by :func:`.training.train_detector`
    with its recipe (``recipe``/``overrides``, resolved per method before any
-   training; :mod:`robusta_bench.detectors.recipes`), or loaded from a
+   training; :mod:`robusta_bench.detectors.recipes`; without ``recipe``, RTFM,
+   HyperVD and their RobustA versions use their backbone's upstream recipe,
+   :func:`.table3.config_for`), or loaded from a
    checkpoint, then shared by all seeds;
 4. score: every needed (video, combo) once (:mod:`.scoring`);
 5. tabulate (:func:`metric_rows`, :func:`summarize`): for each run x setting x level, the official frame AP of the
@@ -42,6 +46,8 @@ from .metrics import SnippetCounts, curve_metrics
 from .runs import RunPlan, load_checkpoints, make_runs
 from .scoring import MethodRun, ScoreBank, check_scoring_precision, score_all
 from .settings import default_plan, parse_levels, parse_tables, select_settings
+from .table3 import config_for, recipe_for
+from .table3 import prepare as table3_prepare
 from .training import resolve_extractors, resolve_method, train_config
 
 log = logging.getLogger(__name__)
@@ -122,11 +128,17 @@ def evaluate(
     manifest, annotations = _read_inputs(manifest, annotations, splits=("test",) if checkpoints else ("test", "train"))
     store = store if isinstance(store, FeatureStore) else FeatureStore(store)
     tables, levels = parse_tables(tables), parse_levels(levels)
+    # Table III: its six methods, the mixed settings and the levels 0 and 100
+    methods, baseline, corruptions, levels = table3_prepare(tables, methods, baseline, corruptions, levels)
     seeds = tuple(dict.fromkeys(int(s) for s in seeds)) or (0,)
     precision = canonical_precision(precision)
     labels = _check_methods(methods, baseline, severity, precision)
     # the recipe of every trained method, resolved (and a bad recipe or --set refused) before any training
-    recipes = {lb: train_config(epochs, device, method=lb, recipe=recipe, overrides=overrides) for lb in labels}
+    recipes = {
+        lb: config_for(lb, epochs, device) if recipe is None and not overrides and recipe_for(lb)
+        else train_config(epochs, device, method=lb, recipe=recipe, overrides=overrides)
+        for lb in labels
+    }
     vext, aext = resolve_extractors(store, visual_extractor, audio_extractor)
     if isinstance(plan, (str, Path)):
         plan = Plan.from_file(plan)

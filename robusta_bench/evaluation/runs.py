@@ -2,7 +2,8 @@
 
 A run is a :class:`~robusta_bench.evaluation.scoring.MethodRun`: a detector
 (trained with :func:`~robusta_bench.evaluation.training.train_detector` on the
-clean train features, or loaded from a checkpoint and shared by all seeds),
+clean train features with its backbone's upstream recipe,
+:func:`.table3.config_for`, or loaded from a checkpoint and shared by all seeds),
 with the fusion rule to score it with and the settings it is scored on. Besides
 the requested methods: the Table-V ablation ``<main>-pad`` (trained
 separately, scored on one setting) and the Fig.-4 rule ``<main>-average`` (the

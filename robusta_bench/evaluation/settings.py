@@ -17,12 +17,12 @@ from ..corruptions.plan import Plan, load_plan, make_plan, plan_path
 from ..store.feature_store import FeatureStore, StoreError, Variant
 from .compose import Setting, parse_setting, setting_keys, table1_settings, table2_settings
 
-TABLES = ("I", "II", "V")
-_TABLE_ALIASES = {"1": "I", "2": "II", "5": "V", "i": "I", "ii": "II", "v": "V"}
+TABLES = ("I", "II", "III", "V")
+_TABLE_ALIASES = {"1": "I", "2": "II", "3": "III", "5": "V", "i": "I", "ii": "II", "iii": "III", "v": "V"}
 
 
 def parse_tables(tables: str | Iterable[str]) -> tuple[str, ...]:
-    """``"I,II,V"`` (or 1,2,5) -> ``("I", "II", "V")``; unknown names raise ``ValueError``."""
+    """``"I,II,V"`` (or 1,2,5) -> ``("I", "II", "V")``; III is Table III (:mod:`.table3`); unknown names raise ``ValueError``."""
     items = tables.split(",") if isinstance(tables, str) else list(tables)
     out = []
     for t in items:
@@ -31,7 +31,10 @@ def parse_tables(tables: str | Iterable[str]) -> tuple[str, ...]:
             continue
         key = _TABLE_ALIASES.get(t.lower(), t.upper())
         if key not in TABLES:
-            raise ValueError(f"unknown table {t!r}: choose from I, II, V")
+            raise ValueError(
+                f"unknown table {t!r}: choose from I, II, III, V"
+                + (" (Table IV is the zero-shot UCF-Crime table: --dataset ucf-crime)" if key == "IV" else "")
+            )
         if key not in out:
             out.append(key)
     return tuple(out) or ("I",)

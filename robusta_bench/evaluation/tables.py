@@ -187,7 +187,7 @@ def fig4_rows(rows: pd.DataFrame, settings: Sequence[str], schemes: Mapping[str,
 
 
 def render_tables(summary: pd.DataFrame, info: Mapping[str, Any], rows: pd.DataFrame | None = None) -> dict[str, str]:
-    """Markdown of every table the run produced: keys ``I``, ``II``, ``V``, ``fig4``."""
+    """Markdown of every table the run produced: keys ``I``, ``II``, ``III``, ``V``, ``fig4``."""
     if rows is None:
         raise ValueError("render_tables needs the per-seed rows")
     methods = [m for m in [info.get("baseline"), *info.get("methods", [])] if m]
@@ -209,6 +209,10 @@ def render_tables(summary: pd.DataFrame, info: Mapping[str, Any], rows: pd.DataF
         r5 = table5_rows(rows, t5, labels)
         if r5:
             out["V"] = markdown_rows_by_level(r5, levels)
+    if "III" in info.get("tables", ()):
+        from .table3 import render_table3
+
+        out["III"] = render_table3(rows, info)
     if info.get("fig4"):
         r4 = fig4_rows(rows, info["fig4"], fig4_schemes(info))
         if r4:

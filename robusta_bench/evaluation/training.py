@@ -203,7 +203,8 @@ def train_detector(
     Returns the trained detector (its ``train_info`` holds the seed, the
     recipe's config and the loss log). See :func:`train_config` for the recipe;
     ``config``, an already resolved :class:`~robusta_bench.detectors.train.TrainConfig`,
-    is used as is instead (``evaluate`` resolves every method's recipe before training).
+    is used as is instead (``evaluate`` resolves every method's recipe before
+    training; e.g. a backbone's upstream recipe, :func:`.table3.config_for`).
     """
     cfg = config if config is not None else train_config(epochs, device, method=method, recipe=recipe, overrides=overrides)
     if train_set is None:

@@ -215,6 +215,6 @@ def ray_map(fn: Callable[[Any], Any], items: Sequence[Any], address: str | None,
 def _bar(total: int, enabled: bool):
     if not enabled:
         return None
-    from tqdm import tqdm
+    from ..progress import progress_bar as tqdm
 
     return tqdm(total=total, unit="video", desc="extract (ray)", dynamic_ncols=True)

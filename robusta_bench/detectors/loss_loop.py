@@ -1,0 +1,99 @@
+"""A training loop whose batch function returns the loss itself (for detectors with their own objective).
+
+:func:`robusta_bench.detectors.train.train_loop` is tied to the HL-Net
+objective (its batch function returns the two heads' logits). Detectors with
+another objective (RTFM's magnitude margin loss, HyperVD's MIL loss) use
+:func:`train_with_loss` instead: the batch function returns
+``(loss, parts)`` with ``parts`` a dict of floats for the log. Everything
+else follows the shared loop: Adam with the :class:`~.train.TrainConfig`
+settings, per-epoch shuffles from a generator seeded by the run's seed,
+parameter initialisation and dropout from torch's generator seeded the same
+way inside :func:`torch.random.fork_rng` (so the caller's random state is
+untouched), the network back on the CPU in eval mode at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..seeding import derive_seed
+from .train import TrainConfig, TrainLog, fork_devices
+
+log = logging.getLogger(__name__)
+
+#: ``step_fn(indices, epoch) -> (loss, parts)``
+StepFn = Callable[[np.ndarray, int], tuple[torch.Tensor, dict[str, float]]]
+
+
+def make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """The learning-rate schedule of ``cfg`` (``step``: milestones x gamma, ``cosine``: over the epochs)."""
+    if cfg.schedule == "step":
+        return torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(cfg.milestones), gamma=cfg.gamma)
+    if cfg.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.epochs, 1))
+    return None
+
+
+def train_with_loss(
+    net: torch.nn.Module,
+    step_fn: StepFn,
+    n_samples: int,
+    cfg: TrainConfig,
+    seed: int,
+    *,
+    progress: bool = False,
+    desc: str = "train",
+) -> TrainLog:
+    """Re-initialise ``net`` (its ``reset_parameters``) from ``seed`` and train it for ``cfg.epochs`` epochs.
+
+    Each epoch visits ``n_samples`` sample indices in a seeded random order, in
+    batches of ``cfg.batch_size``; ``step_fn`` turns a batch of indices into
+    the loss. The mean loss of each epoch (weighted by batch size) goes into
+    the returned :class:`~.train.TrainLog`.
+    """
+    from tqdm import tqdm
+
+    if n_samples < 1:
+        raise ValueError("no training samples")
+    start = time.perf_counter()
+    tlog = TrainLog(samples=n_samples)
+    shuffle = np.random.Generator(np.random.PCG64(derive_seed("train-shuffle", seed)))
+    steps = cfg.epochs * math.ceil(n_samples / cfg.batch_size)
+    with torch.random.fork_rng(devices=fork_devices(cfg.device)):
+        torch.manual_seed(int(seed) % (2**63))
+        net.reset_parameters()
+        net.to(torch.device(cfg.device))
+        opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        sched = make_scheduler(opt, cfg)
+        bar = tqdm(total=steps, desc=desc, unit="step", disable=not progress, leave=False)
+        net.train()
+        try:
+            for epoch in range(cfg.epochs):
+                order = shuffle.permutation(n_samples)
+                total, count = 0.0, 0
+                for b in range(0, n_samples, cfg.batch_size):
+                    idx = order[b : b + cfg.batch_size]
+                    loss, parts = step_fn(idx, epoch)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    total += float(loss.detach()) * len(idx)
+                    count += len(idx)
+                    tlog.parts = parts
+                    bar.update(1)
+                    bar.set_postfix(epoch=epoch + 1, loss=f"{float(loss.detach()):.4f}")
+                if sched is not None:
+                    sched.step()
+                tlog.epoch_loss.append(total / max(count, 1))
+                log.info("%s epoch %d/%d loss %.5f", desc, epoch + 1, cfg.epochs, tlog.epoch_loss[-1])
+        finally:
+            bar.close()
+            net.to("cpu").eval()
+    tlog.seconds = time.perf_counter() - start
+    return tlog
