@@ -150,7 +150,7 @@ def run_demo(
 
 
 def train_demo_models(out: Path, store: Path, manifest: Path, seed: int, epochs: int | None) -> dict[str, Path]:
-    """Train (or reuse) every :data:`DEMO_METHODS` detector with :data:`DEMO_TRAIN`; label -> checkpoint."""
+    """Train (or reuse) every :data:`DEMO_METHODS` detector with the :data:`DEMO_RECIPE` recipe; label -> checkpoint."""
     from .evaluation.training import build_for, load_train_set, train_config
 
     models = out / "models"
