@@ -26,8 +26,15 @@ log = logging.getLogger(__name__)
 #: ablation aliases: label -> (registered detector, options)
 METHOD_ALIASES: dict[str, tuple[str, dict[str, Any]]] = {}
 #: ablation suffixes of a registered name: ``robusta-pad`` = robusta with align="pad" (Table V),
-#: ``robusta-average`` = robusta with 0.5/0.5 fusion (Fig. 4)
-SUFFIXES: dict[str, dict[str, Any]] = {"-pad": {"align": "pad"}, "-average": {"fusion": "average"}}
+#: ``robusta-average`` = robusta with 0.5/0.5 fusion (Fig. 4), ``robusta-<weighting>`` = robusta
+#: fused by that weighting option (``robusta-gmm-paper``: the paper's Eq. 4-5; a test-time rule)
+SUFFIXES: dict[str, dict[str, Any]] = {
+    "-pad": {"align": "pad"},
+    "-average": {"fusion": "average"},
+    "-gmm-paper": {"fusion": "gmm-paper"},
+    "-gmm-two-sided": {"fusion": "gmm-two-sided"},
+    "-typicality": {"fusion": "typicality"},
+}
 
 
 def resolve_method(label: str) -> tuple[str, dict[str, Any]]:
