@@ -43,8 +43,8 @@ def eq5(score, c, x0):
 
 
 def test_registry_names_and_units():
-    assert weighting_names() == ["average", "gmm-paper", "gmm-two-sided", "typicality"]
-    assert weighting_names(dynamic_only=True) == ["gmm-paper", "gmm-two-sided", "typicality"]
+    assert weighting_names() == ["average", "gmm-paper", "gmm-two-sided", "typicality", "gmm-norm"]
+    assert weighting_names(dynamic_only=True) == ["gmm-paper", "gmm-two-sided", "typicality", "gmm-norm"]
     x = np.arange(12.0).reshape(6, 2)
     assert np.array_equal(unit_features(x, "segment"), x)
     assert np.allclose(unit_features(x, "video"), np.tile([5.0, 6.0], (6, 1)))
@@ -113,7 +113,7 @@ def test_two_sided_options_see_both_directions(fitted):
     assert weight("gmm-paper", flat) > weight("gmm-paper", same)
     # ... the two-sided options do not
     assert weight("gmm-two-sided", flat) < 0.1 and weight("typicality", flat) < 0.1
-    assert weight("typicality", dark) < 0.1
+    assert weight("typicality", dark) < 0.1 and weight("gmm-norm", dark) < 0.1
 
 
 def test_state_round_trip_and_old_files(fitted):

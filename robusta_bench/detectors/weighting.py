@@ -17,9 +17,12 @@ in ``[0, 0.5]``; the fusion normalises the weights of the present modalities
   from the clean median in units of the clean spread on that side
   (``(NLL - median) / (p99 - median)`` above, ``(median - NLL) / (median - p1)``
   below). A too-typical segment is as suspicious as a too-rare one.
-- ``typicality`` (default): the largest of the two-sided distances of the NLL
-  and of the log feature norm (fog, contrast and blur lower the norm, noise
-  raises it), each measured in its own clean spread.
+- ``typicality``: the larger of the two-sided distances of the NLL and of
+  the log feature norm (fog, contrast and blur lower the norm, noise raises
+  it), each measured in its own clean spread.
+- ``gmm-norm``: the larger of the NLL's *upper* distance (as the paper: only
+  a rarer-than-clean NLL counts) and the two-sided distance of the log
+  feature norm.
 
 The *unit* scored (:class:`WeightingConfig`, ``unit``) is the paper's open
 point: its Eq. 4 scores ``E-bar``, the mean embedding of a video. ``segment``
@@ -227,6 +230,17 @@ class TypicalityWeighting(Weighting):
 
     def score(self, stats: Mapping[str, np.ndarray], ref: Mapping[str, float]) -> np.ndarray:
         return np.maximum(two_sided(stats["nll"], ref, "nll"), two_sided(stats["log_norm"], ref, "log_norm"))
+
+
+@WEIGHTINGS.register("gmm-norm")
+class NllNormWeighting(Weighting):
+    summary = "Eq. 5 on the larger of the NLL's upper clean distance and the log feature norm's two-sided one"
+    statistics = ("nll", "log_norm")
+
+    def score(self, stats: Mapping[str, np.ndarray], ref: Mapping[str, float]) -> np.ndarray:
+        nll = np.asarray(stats["nll"], dtype=np.float64)
+        upper = (nll - ref["nll_p50"]) / max(ref["nll_p99"] - ref["nll_p50"], 1e-9)
+        return np.maximum(upper, two_sided(stats["log_norm"], ref, "log_norm"))
 
 
 def get_weighting(name: str) -> Weighting:

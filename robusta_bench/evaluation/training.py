@@ -34,6 +34,7 @@ SUFFIXES: dict[str, dict[str, Any]] = {
     "-gmm-paper": {"fusion": "gmm-paper"},
     "-gmm-two-sided": {"fusion": "gmm-two-sided"},
     "-typicality": {"fusion": "typicality"},
+    "-gmm-norm": {"fusion": "gmm-norm"},
 }
 
 
