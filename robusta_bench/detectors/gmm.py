@@ -198,7 +198,7 @@ def _pca(x: np.ndarray, dim: int | None) -> tuple[np.ndarray, np.ndarray, float]
 def fit_density(fit_features: np.ndarray, cfg: GMMConfig, seed: int = 0) -> ModalityGMM:
     """PCA + GMM + residual density of ``fit_features`` (n, d), not calibrated (``c = 1``, ``x0 = 0``).
 
-    At most ``cfg.max_fit_samples`` rows are used (a seeded subsample).
+    At most ``cfg.max_fit_samples`` rows are used (a seeded subsample); the EM runs single-threaded.
     """
     from sklearn.mixture import GaussianMixture
 
@@ -219,7 +219,12 @@ def fit_density(fit_features: np.ndarray, cfg: GMMConfig, seed: int = 0) -> Moda
         random_state=int(seed % (2**31)),
         max_iter=200,
     )
-    gm.fit(z)
+    from threadpoolctl import threadpool_limits
+
+    # one thread: EM on at most max_fit_samples rows is small work, and sklearn's OpenMP/BLAS
+    # threads on a busy machine made the many small fits of the calibration ~15x slower
+    with threadpool_limits(limits=1):
+        gm.fit(z)
     return ModalityGMM(
         center=center,
         components=comps,
