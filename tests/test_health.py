@@ -67,7 +67,7 @@ def test_health_leave_one_out_and_units(data, tmp_path):
                           weightings=["gmm-paper"], weighting_config=WeightingConfig(unit="video"))
     assert "leave-one-out" in res.gmm_source and res.ok
     seg = res.segments
-    assert {"visual_gmm-paper_score", "visual_typicality_lambda"} <= set(seg.columns)  # + the primary option
+    assert {"visual_gmm-paper_score", "visual_gmm-paper_lambda"} <= set(seg.columns) and "visual_typicality_score" not in seg
     # unit "video": one score per video and variant
     assert (seg.groupby(["variant", "name"])["visual_gmm-paper_score"].nunique() == 1).all()
     assert res.detection["auc_video"].iloc[0] > 0.95

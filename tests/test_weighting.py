@@ -35,7 +35,7 @@ def clean_videos(n: int, dim: int, seed: int) -> list[np.ndarray]:
 @pytest.fixture(scope="module")
 def fitted():
     videos = clean_videos(12, 10, 0)
-    return videos, fit_reliability(videos, GCFG, WeightingConfig(folds=4), seed=1)
+    return videos, fit_reliability(videos, GCFG, WeightingConfig(unit="segment", folds=4), seed=1)
 
 
 def eq5(score, c, x0):
@@ -147,8 +147,12 @@ def test_missing_modality_gets_weight_zero():
         assert np.all((both.w_visual > 0) & (both.w_visual < 1))
     assert np.all(sc.combine(vs, as_, "average").w_visual == 0.5)
     # the detector's own weighting is what "gmm" applies
-    assert det.weighting == "typicality"
-    assert np.array_equal(sc.combine(vs, as_, "gmm").w_visual, sc.combine(vs, as_, "typicality").w_visual)
+    assert det.weighting == "gmm-paper" and det.weighting_config.unit == "segment"
+    assert np.array_equal(sc.combine(vs, as_, "gmm").w_visual, sc.combine(vs, as_, "gmm-paper").w_visual)
+    per_video = build_detector("robusta", visual_dim=12, audio_dim=6, gmm={"n_components": 2, "pca_dim": 4},
+                               weighting_config={"unit": "video"})
+    per_video.fit_gmms(TrainSet([f"v{i}" for i in range(8)], np.arange(8) % 2, vis, aud), seed=0)
+    assert len(np.unique(per_video.score(vis[0], aud[0]).w_visual)) == 1  # unit "video": one weight per video
     with pytest.raises(ValueError, match="weighting must be one of"):
         build_detector("robusta", visual_dim=12, audio_dim=6, weighting="average")
 
