@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pytest
@@ -12,7 +11,7 @@ from robusta_bench.detectors import reliability as rel_mod
 from robusta_bench.detectors.base import TrainSet, build_detector
 from robusta_bench.detectors.gmm import GMMConfig, fit_density
 from robusta_bench.detectors.reliability import ModalityReliability, fit_reliability, video_folds
-from robusta_bench.detectors.weighting import WEIGHTINGS, WeightingConfig, unit_features, weighting_names
+from robusta_bench.detectors.weighting import WeightingConfig, unit_features, weighting_names
 from robusta_bench.evaluation.health import fit_leave_one_out, fit_store_reliability
 from robusta_bench.features.store import FeatureStore, Variant
 
