@@ -8,12 +8,14 @@ import click
 
 
 @click.command("list")
-@click.argument("what", type=click.Choice(["corruptions", "extractors", "detectors"]))
+@click.argument("what", type=click.Choice(["corruptions", "extractors", "detectors", "weightings"]))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def list_cmd(what: str, as_json: bool) -> None:
-    """List the entries of one registry (corruptions, extractors or detectors)."""
+    """List the entries of one registry (corruptions, extractors, detectors or weightings: RobustA's fusion weighting options)."""
     if what == "corruptions":
         from ..corruptions.base import CORRUPTIONS as registry
+    elif what == "weightings":
+        from ..detectors.weighting import WEIGHTINGS as registry  # type: ignore[no-redef]
     elif what == "extractors":
         from ..models.extractor import EXTRACTORS as registry  # type: ignore[no-redef]
     else:
