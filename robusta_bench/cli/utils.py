@@ -26,9 +26,10 @@ def list_cmd(what: str, as_json: bool) -> None:
         return
     if not rows:
         click.echo(f"no {what} registered")
+    width = max([18, *(len(row["name"]) for row in rows)])
     for row in rows:
         extra = ", ".join(f"{k}={v}" for k, v in row.items() if k not in ("name", "levels", "description"))
-        click.echo(f"{row['name']:<18} {extra}")
+        click.echo(f"{row['name']:<{width}} {extra}")
 
 
 COMMANDS = [list_cmd]
