@@ -116,16 +116,16 @@ def test_round_trip_and_fit_gmms_determinism():
     ts = TrainSet([f"v{i}" for i in range(12)], np.arange(12) % 2, vis, aud)
     cfg = GMMConfig(n_components=2, pca_dim=8)
     a, b = fit_gmms(ts, cfg, seed=5), fit_gmms(ts, cfg, seed=5)
-    assert set(a) == {"visual", "audio"} and a["visual"].dim == 16 and a["audio"].dim == 6
+    assert set(a) == {"visual", "audio"} and a["visual"].gmm.dim == 16 and a["audio"].gmm.dim == 6
     probe = vis[0].mean(0)
-    assert np.array_equal(a["visual"].nll(probe), b["visual"].nll(probe))
-    assert a["visual"].stats["n_holdout"] > 0  # calibrated on held-out videos (20 % of 12 -> 2 videos)
+    assert np.array_equal(a["visual"].gmm.nll(probe), b["visual"].gmm.nll(probe))
+    assert a["visual"].calibration["gmm-paper"]["n_clean"] == sum(v.shape[1] for v in vis)  # every video, out of fold
     c = fit_gmms(ts, cfg, seed=6)
-    assert not np.array_equal(a["visual"].nll(probe), c["visual"].nll(probe))
-    arrays, meta = a["audio"].to_arrays("gmm.audio")
+    assert not np.array_equal(a["visual"].calibration["gmm-paper"]["c"], c["visual"].calibration["gmm-paper"]["c"])
+    arrays, meta = a["audio"].gmm.to_arrays("gmm.audio")
     back = ModalityGMM.from_arrays(arrays, meta, "gmm.audio")
-    assert np.array_equal(back.nll(aud[1]), a["audio"].nll(aud[1]))
-    assert (back.c, back.x0) == (a["audio"].c, a["audio"].x0)
+    assert np.array_equal(back.nll(aud[1]), a["audio"].gmm.nll(aud[1]))
+    assert (back.c, back.x0) == (a["audio"].gmm.c, a["audio"].gmm.x0)
 
 
 def test_config_validation():

@@ -274,31 +274,53 @@ _TITLES = {
               help="A trained robusta detector file whose GMMs to use (default: fit GMMs on the store's clean train features).")
 @click.option("--split", type=click.Choice(["test", "train", "all"]), default="test", show_default=True, help="Videos to check.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the GMM fit (without --checkpoint).")
+@click.option("--weighting", "weightings", default=None,
+              help="Comma-separated dynamic weighting options to report (default: all; see 'robusta-bench list weightings').")
+@click.option("--leave-one-out", is_flag=True,
+              help="Fit the models for each checked video on the clean features of all the OTHER checked videos "
+                   "(for a few clips without a train split); not with --checkpoint.")
+@click.option("--unit", type=click.Choice(["segment", "window", "video"]), default=None,
+              help="What is scored (without --checkpoint): each segment, a centred window of --window segments, "
+                   "or the video mean E-bar (the paper's Eq. 4). Default: segment.")
+@click.option("--window", type=click.IntRange(min=1), default=None, help="Window length in segments for --unit window (default 5).")
 @click.option("--visual-extractor", default=None, help="Visual features (default: i3d-inception if present, else the only one).")
 @click.option("--audio-extractor", default=None, help="Audio features (default: the store's only audio extractor).")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for health_videos.csv, health_segments.csv and health.png.")
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="Folder for health_videos.csv, health_segments.csv, health.png and, with corrupted variants, "
+                   "health_detection.csv/.md/.png.")
 @click.pass_context
-def health_cmd(ctx, store, manifest, variants, variant_seed, variant_seed_old, checkpoint, split, seed, visual_extractor,
-               audio_extractor, out):
-    """Per-video and per-segment GMM corruption estimate (NLL, lambda) of each modality.
+def health_cmd(ctx, store, manifest, variants, variant_seed, variant_seed_old, checkpoint, split, seed, weightings,
+               leave_one_out, unit, window, visual_extractor, audio_extractor, out):
+    """Per-video and per-segment reliability (score, lambda) of each modality, and corruption detection.
 
     Useful on its own to check camera/microphone health: lambda near 0.5
     means the segment looks like clean training data, near 0 that it does
     not. A modality is flagged for a video when its mean lambda is < 0.25.
+    With corrupted variants it reports, per corruption, severity and
+    weighting option, the ROC-AUC of the reliability score for corrupted vs
+    clean segments (and per video) and the mean weights (table and plot).
 
     \b
     Example:
       robusta-bench modality-health --store store --manifest data/index.csv \\
           --variant clean,fog@3,babble@3 --out health
     """
+    from ..detectors.weighting import WeightingConfig
     from ..evaluation.health import modality_health
 
     variant_seed = take_renamed(ctx, "variant_seed", variant_seed, variant_seed_old, "--variant-seed", "--corruption-seed")
     try:
+        wcfg = None
+        if unit is not None or window is not None:
+            if checkpoint is not None:
+                raise ValueError("--unit/--window apply to models fitted here; a --checkpoint keeps its own")
+            wcfg = WeightingConfig(unit=unit or "segment", window=window or 5)
         result = modality_health(
             store, manifest, variants=[v for v in variants.split(",") if v.strip()], checkpoint=checkpoint,
             visual_extractor=visual_extractor, audio_extractor=audio_extractor, split=split,
             variant_seed=variant_seed, seed=seed, out_dir=out, progress=progress_enabled(),
+            weightings=[w.strip() for w in weightings.split(",") if w.strip()] if weightings else None,
+            leave_one_out=leave_one_out, weighting_config=wcfg,
         )
     except _user_errors() as exc:
         _usage(ctx, str(exc))

@@ -8,12 +8,14 @@ import click
 
 
 @click.command("list")
-@click.argument("what", type=click.Choice(["corruptions", "extractors", "detectors"]))
+@click.argument("what", type=click.Choice(["corruptions", "extractors", "detectors", "weightings"]))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def list_cmd(what: str, as_json: bool) -> None:
-    """List the entries of one registry (corruptions, extractors or detectors)."""
+    """List the entries of one registry (corruptions, extractors, detectors or weightings: RobustA's fusion weighting options)."""
     if what == "corruptions":
         from ..corruptions.base import CORRUPTIONS as registry
+    elif what == "weightings":
+        from ..detectors.weighting import WEIGHTINGS as registry  # type: ignore[no-redef]
     elif what == "extractors":
         from ..models.extractor import EXTRACTORS as registry  # type: ignore[no-redef]
     else:
@@ -24,9 +26,10 @@ def list_cmd(what: str, as_json: bool) -> None:
         return
     if not rows:
         click.echo(f"no {what} registered")
+    width = max([18, *(len(row["name"]) for row in rows)])
     for row in rows:
         extra = ", ".join(f"{k}={v}" for k, v in row.items() if k not in ("name", "levels", "description"))
-        click.echo(f"{row['name']:<18} {extra}")
+        click.echo(f"{row['name']:<{width}} {extra}")
 
 
 COMMANDS = [list_cmd]

@@ -195,13 +195,10 @@ def _pca(x: np.ndarray, dim: int | None) -> tuple[np.ndarray, np.ndarray, float]
     return center, comps, max(resid, 1e-12)
 
 
-def fit_modality_gmm(
-    fit_features: np.ndarray, holdout_features: np.ndarray, cfg: GMMConfig, seed: int = 0
-) -> ModalityGMM:
-    """Fit the density on ``fit_features`` (n, d) and calibrate ``c``, ``x0`` on ``holdout_features``.
+def fit_density(fit_features: np.ndarray, cfg: GMMConfig, seed: int = 0) -> ModalityGMM:
+    """PCA + GMM + residual density of ``fit_features`` (n, d), not calibrated (``c = 1``, ``x0 = 0``).
 
-    Both are clean *training* segments (of disjoint videos). At most
-    ``cfg.max_fit_samples`` rows are used for the fit (a seeded subsample).
+    At most ``cfg.max_fit_samples`` rows are used (a seeded subsample); the EM runs single-threaded.
     """
     from sklearn.mixture import GaussianMixture
 
@@ -222,8 +219,13 @@ def fit_modality_gmm(
         random_state=int(seed % (2**31)),
         max_iter=200,
     )
-    gm.fit(z)
-    model = ModalityGMM(
+    from threadpoolctl import threadpool_limits
+
+    # one thread: EM on at most max_fit_samples rows is small work, and sklearn's OpenMP/BLAS
+    # threads on a busy machine made the many small fits of the calibration ~15x slower
+    with threadpool_limits(limits=1):
+        gm.fit(z)
+    return ModalityGMM(
         center=center,
         components=comps,
         resid_var=resid_var,
@@ -232,9 +234,20 @@ def fit_modality_gmm(
         prec_chol=gm.precisions_cholesky_,
         covariance_type=cfg.covariance_type,
     )
+
+
+def fit_modality_gmm(
+    fit_features: np.ndarray, holdout_features: np.ndarray, cfg: GMMConfig, seed: int = 0
+) -> ModalityGMM:
+    """Fit the density on ``fit_features`` (n, d) and calibrate ``c``, ``x0`` on ``holdout_features``.
+
+    Both are clean *training* segments (of disjoint videos). At most
+    ``cfg.max_fit_samples`` rows are used for the fit (a seeded subsample).
+    """
+    model = fit_density(fit_features, cfg, seed)
     held = np.asarray(holdout_features, dtype=np.float64)
     if len(held) == 0:
-        held = x
+        held = np.asarray(fit_features, dtype=np.float64)
     calibrate(model, model.nll(held), cfg)
     return model
 

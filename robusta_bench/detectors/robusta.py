@@ -13,11 +13,15 @@
   the HL-Net MIL objective (top-k MIL on both heads + distillation), with the
   recipe of :mod:`.recipes` (default ``paper``).
 - **Dynamic weighting at test time** (Eq. 3-5): each modality is scored
-  alone; a per-modality GMM of clean training features (:mod:`.gmm`) gives a
-  per-segment NLL and ``lambda = 0.5 / (1 + exp(c (NLL + x0)))``; the weights
-  are normalised over the present modalities (a missing modality gets 0) and
-  ``S = w_A A(audio) + w_V A(visual)`` for both heads. ``fusion="average"``
-  (Fig. 4 ablation) uses 0.5/0.5 instead.
+  alone; a per-modality reliability model of clean training features
+  (:mod:`.reliability`: a GMM plus calibrations) gives each segment a weight
+  ``lambda = 0.5 / (1 + exp(c (score + x0)))`` by the weighting option
+  ``weighting`` (:mod:`.weighting`: ``typicality`` by default, ``gmm-paper``
+  = the paper's NLL rule); the weights are normalised over the present
+  modalities (a missing modality gets 0) and ``S = w_A A(audio) + w_V
+  A(visual)`` for both heads. ``fusion="gmm"`` (the default) applies the
+  detector's ``weighting``; ``fusion`` may also name any weighting option
+  (``average`` = 0.5/0.5, the Fig. 4 ablation), all from the same states.
 """
 
 from __future__ import annotations
@@ -31,15 +35,18 @@ from torch.nn import functional as F
 
 from ..seeding import rng_for
 from .base import DETECTORS, Detector, ScoreOut, TrainSet
-from .gmm import GMMConfig, ModalityGMM, fit_modality_gmm, fusion_weights
+from .gmm import GMMConfig, ModalityGMM, fusion_weights
 from .graph import as_tensor, cosine_from_gram
 from .hlnet import DROPOUT, HLNet
 from .inference import FusedTail, SharedInputs, check_visual, compute_dtype, product, rows_per_pass
 from .mil import cap_length, pad_batch
+from .reliability import ModalityReliability, fit_reliability
 from .sampling import epoch_samples
+from .weighting import DEFAULT_WEIGHTING, WEIGHTINGS, WeightingConfig, weighting_names
 
 ALIGNS = ("project", "pad")
-FUSIONS = ("gmm", "average")
+#: ``gmm`` = the detector's own dynamic ``weighting``; the others name a weighting option
+FUSIONS = ("gmm", *weighting_names())
 
 
 class RobustANet(nn.Module):
@@ -131,20 +138,26 @@ class _RobustAScorer:
             ons.append(on.cpu().numpy())
         return np.concatenate(offs), np.concatenate(ons)
 
-    def _health(self, modality: str, seg_features: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-        gmm = self.det.gmm.get(modality)
-        if gmm is None:
-            return None, None
-        nll = gmm.nll(seg_features)
-        return nll, gmm.log_weight(nll)
+    def _health(self, modality: str, seg_features: np.ndarray) -> dict[str, Any]:
+        """Reliability statistics of one video's ``(T, d)`` segment features and the detector's own weights."""
+        rel = self.det.reliability.get(modality)
+        if rel is None:
+            return {"nll": None, "logw": None, "stats": None}
+        stats = rel.statistics(seg_features)
+        return {"nll": stats["nll"], "logw": rel.log_weight(seg_features, self.det.weighting, stats), "stats": stats}
+
+    def _log_weight(self, modality: str, state: dict[str, Any], fusion: str) -> np.ndarray:
+        """``log lambda`` of one modality's state under the weighting option ``fusion``."""
+        if fusion == self.det.weighting:
+            return state["logw"]
+        return self.det.reliability[modality].log_weight_of(state["stats"], fusion)
 
     def visual_state(self, visual: np.ndarray | None, length: int) -> dict[str, Any] | None:
         if visual is None:
             return None
         v = np.ascontiguousarray(visual[:, :length], dtype=np.float32)
         off, on = self._run(as_tensor(v, self.device))
-        nll, logw = self._health("visual", v.mean(0))
-        return {"off": off, "on": on, "nll": nll, "logw": logw}
+        return {"off": off, "on": on, **self._health("visual", v.mean(0))}
 
     @torch.no_grad()
     def visual_states(
@@ -165,17 +178,10 @@ class _RobustAScorer:
         off, on = self._tails(product(x, self.w1, self.b1), cosine_from_gram(gram, sq))
         counts = [inputs[k].shape[0] for k in keys]
         bounds = np.cumsum([0] + counts)
-        means = torch.cat([x[bounds[j] : bounds[j + 1]].mean(0) for j in range(len(keys))])  # crop means (K*T, dv)
-        nll, logw = self._health("visual", means.cpu().numpy())
         for j, k in enumerate(keys):
-            rows = slice(j * length, (j + 1) * length)
             part = slice(bounds[j], bounds[j + 1])
-            out[k] = {
-                "off": off[part].mean(0),
-                "on": on[part].mean(0),
-                "nll": None if nll is None else nll[rows],
-                "logw": None if logw is None else logw[rows],
-            }
+            means = x[part].mean(0).cpu().numpy()  # crop mean (T, dv)
+            out[k] = {"off": off[part].mean(0), "on": on[part].mean(0), **self._health("visual", means)}
         return out
 
     @torch.no_grad()
@@ -193,15 +199,8 @@ class _RobustAScorer:
             return out
         a = np.stack([np.ascontiguousarray(inputs[k][:length], dtype=np.float32) for k in keys])  # (K, T, da)
         off, on = self._tails(*self._aligned_inputs(torch.as_tensor(a, device=self.device)))
-        nll, logw = self._health("audio", a.reshape(-1, a.shape[-1]))
         for j, k in enumerate(keys):
-            rows = slice(j * length, (j + 1) * length)
-            out[k] = {
-                "off": off[j],
-                "on": on[j],
-                "nll": None if nll is None else nll[rows],
-                "logw": None if logw is None else logw[rows],
-            }
+            out[k] = {"off": off[j], "on": on[j], **self._health("audio", a[j])}
         return out
 
     def _aligned_inputs(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -237,25 +236,28 @@ class _RobustAScorer:
         a = np.ascontiguousarray(audio[:length], dtype=np.float32)
         x = self.net.embed_audio(as_tensor(a, self.device)[None])
         off, on = self._run(x)
-        nll, logw = self._health("audio", a)
-        return {"off": off, "on": on, "nll": nll, "logw": logw}
+        return {"off": off, "on": on, **self._health("audio", a)}
 
     def combine(self, vs: dict[str, Any] | None, as_: dict[str, Any] | None, fusion: str | None = None) -> ScoreOut:
         fusion = fusion or self.det.options["fusion"]
         if fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
+        if fusion == "gmm":
+            fusion = self.det.weighting
         if vs is None and as_ is None:
             raise ValueError("both modalities are missing: nothing to score")
+        logw: dict[str, np.ndarray] = {}
         if vs is None:
             wv = np.zeros(len(as_["off"]))
         elif as_ is None:
             wv = np.ones(len(vs["off"]))
-        elif fusion == "average":
+        elif not WEIGHTINGS.get(fusion).dynamic:
             wv = np.full(len(vs["off"]), 0.5)
         else:
             if vs["logw"] is None or as_["logw"] is None:
-                raise ValueError("fusion 'gmm' needs fitted GMMs for both modalities (train the detector first)")
-            wv, _ = fusion_weights(vs["logw"], as_["logw"])
+                raise ValueError(f"fusion {fusion!r} needs fitted GMMs for both modalities (train the detector first)")
+            logw = {"visual": self._log_weight("visual", vs, fusion), "audio": self._log_weight("audio", as_, fusion)}
+            wv, _ = fusion_weights(logw["visual"], logw["audio"])
         wa = 1.0 - wv
         off = (wv * vs["off"] if vs is not None else 0.0) + (wa * as_["off"] if as_ is not None else 0.0)
         on = (wv * vs["on"] if vs is not None else 0.0) + (wa * as_["on"] if as_ is not None else 0.0)
@@ -265,13 +267,17 @@ class _RobustAScorer:
                 extras[f"{mod}_offline"] = st["off"]
                 if st["nll"] is not None:
                     extras[f"{mod}_nll"] = st["nll"]
-                    extras[f"{mod}_lambda"] = np.exp(st["logw"])
+                    extras[f"{mod}_lambda"] = np.exp(logw.get(mod, st["logw"]))
         return ScoreOut(np.asarray(off, dtype=np.float64), np.asarray(on, dtype=np.float64), wv, extras)
 
 
 @DETECTORS.register("robusta")
 class RobustADetector(Detector):
-    """RobustA: audio projection + one modality-agnostic HL-Net + GMM-weighted late fusion."""
+    """RobustA: audio projection + one modality-agnostic HL-Net + reliability-weighted late fusion.
+
+    ``weighting`` names the dynamic option ``fusion="gmm"`` applies
+    (:mod:`.weighting`); ``weighting_config`` its unit and calibration anchors.
+    """
 
     modalities = ("visual", "audio")
     fusions = FUSIONS
@@ -285,22 +291,37 @@ class RobustADetector(Detector):
         fusion: str = "gmm",
         dropout: float = DROPOUT,
         gmm: dict[str, Any] | GMMConfig | None = None,
+        weighting: str = DEFAULT_WEIGHTING,
+        weighting_config: dict[str, Any] | WeightingConfig | None = None,
         **options: Any,
     ) -> None:
         if fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
+        if weighting not in weighting_names(dynamic_only=True):
+            raise ValueError(f"weighting must be one of {weighting_names(dynamic_only=True)}, got {weighting!r}")
         gcfg = gmm if isinstance(gmm, GMMConfig) else GMMConfig.from_dict(gmm or {})
-        super().__init__(visual_dim, audio_dim, align=align, fusion=fusion, dropout=float(dropout), gmm=gcfg.to_dict(), **options)
+        wcfg = weighting_config if isinstance(weighting_config, WeightingConfig) else WeightingConfig.from_dict(weighting_config)
+        super().__init__(
+            visual_dim, audio_dim, align=align, fusion=fusion, dropout=float(dropout), gmm=gcfg.to_dict(),
+            weighting=weighting, weighting_config=wcfg.to_dict(), **options,
+        )
         self.gmm_config = gcfg
+        self.weighting = weighting
+        self.weighting_config = wcfg
         self.net = RobustANet(self.visual_dim, self.audio_dim, align=align, dropout=dropout)
-        self.gmm: dict[str, ModalityGMM | None] = {"visual": None, "audio": None}
+        self.reliability: dict[str, ModalityReliability | None] = {"visual": None, "audio": None}
+
+    @property
+    def gmm(self) -> dict[str, ModalityGMM | None]:
+        """The clean-feature GMM of each modality (inside its reliability model)."""
+        return {m: (r.gmm if r is not None else None) for m, r in self.reliability.items()}
 
     @classmethod
     def describe(cls) -> dict[str, Any]:
         return {
             **super().describe(),
             "input": "visual (dv) or audio projected da->dv, one at a time",
-            "options": {"align": list(ALIGNS), "fusion": list(FUSIONS)},
+            "options": {"align": list(ALIGNS), "fusion": list(FUSIONS), "weighting": weighting_names(dynamic_only=True)},
         }
 
     # ----------------------------------------------------------------- training
@@ -347,10 +368,10 @@ class RobustADetector(Detector):
             self.fit_gmms(train, seed)
         return tlog
 
-    def fit_gmms(self, train: TrainSet, seed: int = 0) -> dict[str, ModalityGMM]:
-        """Fit and calibrate both modalities' GMMs on clean training segments (held-out videos calibrate)."""
-        self.gmm = fit_gmms(train, self.gmm_config, seed)
-        return self.gmm
+    def fit_gmms(self, train: TrainSet, seed: int = 0) -> dict[str, ModalityReliability]:
+        """Fit and calibrate both modalities' reliability models on clean training videos (cross-fitted)."""
+        self.reliability = {"visual": None, "audio": None, **fit_gmms(train, self.gmm_config, seed, self.weighting_config)}
+        return self.reliability
 
     # ------------------------------------------------------------------ scoring
     def scorer(self, device: str = "cpu", precision: str = "float32") -> _RobustAScorer:
@@ -361,7 +382,7 @@ class RobustADetector(Detector):
     def state(self) -> tuple[dict[str, Any], dict[str, Any]]:
         tensors: dict[str, Any] = {f"model.{k}": v for k, v in self.net.state_dict().items()}
         gmeta = {}
-        for mod, g in self.gmm.items():
+        for mod, g in self.reliability.items():
             if g is not None:
                 arrays, m = g.to_arrays(f"gmm.{mod}")
                 tensors.update(arrays)
@@ -373,9 +394,9 @@ class RobustADetector(Detector):
         self.net.load_state_dict(sd, strict=True)
         self.net.eval()
         arrays = {k: v.numpy() for k, v in tensors.items() if k.startswith("gmm.")}
-        self.gmm = {mod: None for mod in ("visual", "audio")}
+        self.reliability = {mod: None for mod in ("visual", "audio")}
         for mod, m in meta.get("gmm", {}).items():
-            self.gmm[mod] = ModalityGMM.from_arrays(arrays, m, f"gmm.{mod}")
+            self.reliability[mod] = ModalityReliability.from_arrays(arrays, m, f"gmm.{mod}")
 
 
 def segment_features(train: TrainSet, modality: str) -> list[np.ndarray]:
@@ -385,39 +406,29 @@ def segment_features(train: TrainSet, modality: str) -> list[np.ndarray]:
     return list(train.audio)
 
 
-def fit_gmms(train: TrainSet, cfg: GMMConfig, seed: int = 0) -> dict[str, ModalityGMM]:
-    """One calibrated :class:`ModalityGMM` per modality present in ``train``.
+def fit_gmms(
+    train: TrainSet, cfg: GMMConfig, seed: int = 0, wcfg: WeightingConfig | None = None
+) -> dict[str, ModalityReliability]:
+    """One calibrated :class:`~.reliability.ModalityReliability` per modality present in ``train``.
 
-    Videos are split (seeded) into a fit part and a held-out part
-    (``cfg.holdout_fraction``, at least one video each when possible); the GMM
-    is fitted on at most ``cfg.max_fit_samples`` segments of the fit part and
-    ``c``, ``x0`` are calibrated on the held-out part.
+    Reads the clean training videos of ``train`` only (:func:`~.reliability.fit_reliability`:
+    cross-fitted calibration over ``wcfg.folds`` groups of videos).
     """
-    n = len(train)
-    perm = rng_for("gmm-holdout", int(seed)).permutation(n)
-    n_hold = int(round(cfg.holdout_fraction * n))
-    n_hold = min(max(n_hold, 1 if n > 1 else 0), n - 1) if n > 1 else 0
-    hold, fit = np.sort(perm[:n_hold]), np.sort(perm[n_hold:])
     out = {}
     for mod in ("visual", "audio"):
         if getattr(train, mod) is None:
             continue
-        feats = segment_features(train, mod)
-        fit_x = _gather(feats, fit, cfg.max_fit_samples, rng_for("gmm-fit-rows", int(seed), mod))
-        hold_x = _gather(feats, hold, 4 * cfg.max_fit_samples, rng_for("gmm-hold-rows", int(seed), mod))
-        out[mod] = fit_modality_gmm(fit_x, hold_x, cfg, seed=int(seed))
+        out[mod] = fit_reliability(segment_features(train, mod), cfg, wcfg, seed=int(seed))
     return out
-
-
-def _gather(feats: list[np.ndarray], videos: np.ndarray, cap: int, rng: np.random.Generator) -> np.ndarray:
-    """Rows of the given videos' segment features, a seeded subsample of at most ``cap`` rows."""
-    if len(videos) == 0:
-        return np.zeros((0, feats[0].shape[1]), dtype=np.float32)
-    pairs = np.concatenate([np.stack([np.full(feats[v].shape[0], v), np.arange(feats[v].shape[0])], 1) for v in videos])
-    if len(pairs) > cap:
-        pairs = pairs[np.sort(rng.choice(len(pairs), cap, replace=False))]
-    return np.stack([feats[v][t] for v, t in pairs]).astype(np.float64)
 
 
 DETECTORS.register_ablation("robusta-pad", "robusta", align="pad", summary="RobustA with zero-padded audio instead of the projection (Table V)")
 DETECTORS.register_ablation("robusta-average", "robusta", fusion="average", summary="RobustA with 0.5/0.5 late fusion instead of GMM weights (Fig. 4)")
+for _name in weighting_names(dynamic_only=True):
+    # robusta-gmm-paper, robusta-gmm-two-sided, robusta-typicality, robusta-gmm-norm: one trained
+    # detector fused at test time by that weighting option (Fig. 4 per option; see detectors/weighting.py)
+    DETECTORS.register_ablation(
+        f"robusta-{_name}", "robusta", fusion=_name,
+        summary=f"RobustA fused by the {_name!r} weighting option (robusta-bench list weightings)",
+    )
+del _name

@@ -7,7 +7,8 @@ official ``floor(linspace(0, T - 1, max_len))`` indices.
 
 Method names are registered detector names (``hlnet``, ``robusta`` ...) or
 registered ablations (``robusta-pad``: zero-padding instead of the projection;
-``robusta-average``: 0.5/0.5 fusion), listed by ``robusta-bench list detectors``.
+``robusta-average``: 0.5/0.5 fusion; ``robusta-<weighting>``, e.g. ``robusta-gmm-paper``:
+fused by that weighting option, a test-time rule), listed by ``robusta-bench list detectors``.
 """
 
 from __future__ import annotations
