@@ -35,7 +35,9 @@ from torch.nn import functional as F
 from ..seeding import rng_for
 from .backbone import build_backbone, crop_scores
 from .base import DETECTORS, Detector, ScoreOut, TrainSet
-from .gmm import GMMConfig, ModalityGMM, fusion_weights
+from .gmm import GMMConfig, fusion_weights
+from .reliability import ModalityReliability
+from .weighting import DEFAULT_WEIGHTING
 
 ALIGNS = ("project", "pad")
 FUSIONS = ("gmm", "average")
@@ -117,11 +119,11 @@ class WrappedScorer:
         self.net = det.net.to(self.device).eval()
 
     def _health(self, modality: str, feats: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-        gmm = self.det.gmm.get(modality)
-        if gmm is None:
+        rel = self.det.gmm.get(modality)  # a calibrated ModalityReliability (robusta.fit_gmms)
+        if rel is None:
             return None, None
-        nll = gmm.nll(feats)
-        return nll, gmm.log_weight(nll)
+        stats = rel.statistics(feats)
+        return stats["nll"], rel.log_weight_of(stats, DEFAULT_WEIGHTING)
 
     def visual_state(self, visual: np.ndarray | None, length: int) -> dict[str, Any] | None:
         if visual is None:
@@ -183,7 +185,7 @@ class RobustABackboneDetector(Detector):
         )
         self.gmm_config = gcfg
         self.net = WrappedNet(build_backbone(backbone, self.visual_dim, **bopts), self.visual_dim, self.audio_dim, align)
-        self.gmm: dict[str, ModalityGMM | None] = {"visual": None, "audio": None}
+        self.gmm: dict[str, ModalityReliability | None] = {"visual": None, "audio": None}
 
     @classmethod
     def describe(cls) -> dict[str, Any]:
@@ -258,7 +260,7 @@ class RobustABackboneDetector(Detector):
         arrays = {k: v.numpy() for k, v in tensors.items() if k.startswith("gmm.")}
         self.gmm = {mod: None for mod in ("visual", "audio")}
         for mod, m in meta.get("gmm", {}).items():
-            self.gmm[mod] = ModalityGMM.from_arrays(arrays, m, f"gmm.{mod}")
+            self.gmm[mod] = ModalityReliability.from_arrays(arrays, m, f"gmm.{mod}")
 
 
 @DETECTORS.register("robusta-rtfm")
