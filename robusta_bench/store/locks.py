@@ -43,14 +43,29 @@ def file_lock(path: str | os.PathLike, *, blocking: bool = True) -> Iterator[int
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    locked = False
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
         except BlockingIOError:
             raise LockBusy(str(path)) from None
+        locked = True
         yield fd
     finally:
-        os.close(fd)  # closing the descriptor releases the lock
+        _unlock_and_close(fd, locked)
+
+
+def _unlock_and_close(fd: int, locked: bool = True) -> None:
+    """Release an ``flock`` explicitly, then close.
+
+    Closing alone is not enough: a child forked (by another thread) while the
+    lock was held shares the open file description, and the lock would stay
+    held until that child exits too (a deadlock for the next locker).
+    """
+    if locked:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    os.close(fd)
 
 
 def new_writer_id() -> str:
@@ -91,7 +106,7 @@ class WriterLease:
         if self._fd is not None:
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
-            os.close(self._fd)
+            _unlock_and_close(self._fd)
             self._fd = None
 
     @property
@@ -122,7 +137,7 @@ def writer_alive(root: str | os.PathLike, writer_id: str) -> bool:
             return True
         return False
     finally:
-        os.close(fd)
+        _unlock_and_close(fd)
 
 
 def writer_of(file_name: str) -> str | None:
