@@ -1,8 +1,11 @@
-"""CLI: ``train``, ``evaluate`` and ``modality-health``."""
+"""CLI: ``train``, ``evaluate`` (also ``--dataset ucf-crime``, the zero-shot Table IV) and ``modality-health``."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
+from click.core import ParameterSource
 
 from .. import DEFAULT_SEVERITY
 from .base import progress_enabled, renamed_option, take_renamed
@@ -196,8 +199,6 @@ def evaluate_cmd(ctx, methods, baseline, store, manifest, annotations, visual_ex
     seed_list = _int_list(ctx, seeds, "--seeds")
     methods = tuple(m.strip() for m in methods if m.strip())
     if dataset == "ucf-crime":
-        from .zero_shot import run_zero_shot
-
         run_zero_shot(ctx, methods=methods, baseline=baseline, store=store, manifest=manifest, annotations=annotations,
                       visual_extractor=visual_extractor, audio_extractor=audio_extractor, corruptions=corruptions,
                       levels=levels, severity=severity, variant_seed=variant_seed, seeds=seed_list, epochs=epochs,
@@ -364,3 +365,45 @@ def recipe_cmd(ctx, method, recipe, overrides, out):
 
 
 COMMANDS = [train_cmd, evaluate_cmd, health_cmd, recipe_cmd]
+
+
+# ------------------------------------------------------------- evaluate --dataset ucf-crime (Table IV)
+def _explicit(ctx: click.Context, name: str) -> bool:
+    return ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP, None)
+
+
+def run_zero_shot(ctx: click.Context, *, methods, baseline, tables, checkpoints, out, plan, **kw: Any) -> None:
+    """Validate the options, run :func:`~robusta_bench.evaluation.zero_shot.evaluate_zero_shot`, print Table IV."""
+    from ..evaluation.table3 import METHODS
+    from ..evaluation.zero_shot import TITLES, evaluate_zero_shot
+
+    wanted = {t.strip().upper() for t in tables.split(",") if t.strip()}
+    if _explicit(ctx, "tables") and not wanted <= {"IV", "4"}:
+        _usage(ctx, f"--dataset ucf-crime produces Table IV only (got --tables {tables}); Tables I-III and V are XD-Violence's")
+        return
+    if not _explicit(ctx, "methods"):
+        labels = list(METHODS)
+    else:
+        base = baseline.strip()
+        labels = list(dict.fromkeys(([base] if base.lower() not in ("", "none") else []) + list(methods)))
+    ckpt = _parse_checkpoints(ctx, checkpoints, labels[0] if labels else "robusta")
+    levels = kw.pop("levels")
+    try:
+        result = evaluate_zero_shot(
+            methods=labels, checkpoints=ckpt, out_dir=out, plan=plan, progress=progress_enabled(),
+            levels=levels.split(",") if isinstance(levels, str) else levels, **kw,
+        )
+    except _user_errors() as exc:
+        _usage(ctx, str(exc))
+        return
+    for key, md in result.markdown.items():
+        click.echo(f"\n{TITLES[key]}\n")
+        click.echo(md)
+    if result.skipped:
+        click.echo(f"\nskipped {len(result.skipped)} setting(s) the store cannot provide: {', '.join(result.skipped)}")
+    if result.failures:
+        click.echo(f"\n{len(result.failures)} test video(s) left out:", err=True)
+        for k, v in list(result.failures.items())[:20]:
+            click.echo(f"  {k}: {v}", err=True)
+    click.echo(f"\nresults: {result.files.get('csv')}\nreport: {result.files.get('report')}")
+    ctx.exit(0 if result.ok else 1)

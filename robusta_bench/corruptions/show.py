@@ -12,62 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
-
 from ..files import atomic_path
-from ..seeding import corruption_seed
-from .base import SEVERITIES, corruption_names, get_corruption
-
-
-def frame_at_severities(video: str | Path, corruption: str, frame: int = 0, seed: int = 0) -> list[np.ndarray]:
-    """Frame ``frame`` of ``video`` clean and at severities 1..5 (six ``(H, W, 3)`` uint8 arrays).
-
-    The item seed is ``corruption_seed(<file stem>, corruption, severity, seed)``.
-    Raises ``IndexError`` when the video has fewer frames.
-    """
-    from ..media.decode import MediaError, read_frames
-
-    video = Path(video)
-    corr = get_corruption(corruption)
-    if corr.modality != "visual":
-        raise ValueError(f"{corruption} is not a visual corruption")
-    frame = int(frame)
-    if frame < 0:
-        raise ValueError(f"frame must be >= 0, got {frame}")
-    context = 0
-    if corr.name == "motion_blur":
-        context = max(lv["half_window_frames"] for lv in corr.levels)
-    try:
-        frames = read_frames(video, max_frames=frame + context + 1)
-    except MediaError:
-        raise
-    if frame >= len(frames):
-        raise IndexError(f"{video.name}: frame {frame} requested but the video has {len(frames)} frames")
-    lo = max(0, frame - context)
-    out = [frames[frame]]
-    for severity in SEVERITIES:
-        item_seed = corruption_seed(video.stem, corruption, severity, seed)
-        if corr.packet_level:
-            out.append(_damaged_frame(video, severity, item_seed, frame))
-        elif context:
-            # the window starts at the video start or has full left context, so the
-            # blurred frame equals the whole-video result
-            blurred = corr.apply(frames[lo:], severity, item_seed)
-            out.append(blurred[frame - lo])
-        else:
-            out.append(corr.apply(frames[frame : frame + 1], severity, item_seed, start=frame)[0])
-    return out
-
-
-def _damaged_frame(video: Path, severity: int, item_seed: int, frame: int) -> np.ndarray:
-    from .visual.bit_error import iter_damaged_frames
-
-    seen = 0
-    for chunk in iter_damaged_frames(video, severity, item_seed, chunk_size=32):
-        if frame < seen + len(chunk):
-            return chunk[frame - seen]
-        seen += len(chunk)
-    raise IndexError(f"{video.name}: frame {frame} not decodable after bit errors")
+from .base import corruption_names, get_corruption
+from .show_frames import frame_at_severities, panels_for  # noqa: F401  (frame_at_severities: public here as before)
 
 
 def visual_grid(
@@ -85,7 +32,6 @@ def visual_grid(
     import matplotlib.pyplot as plt
 
     from ..progress import progress_bar, progress_enabled
-    from .show_frames import panels_for
 
     bar = progress_bar(list(types), desc="show", unit="corruption", disable=not progress_enabled())
     rows = [(t, panels_for(video, t, frame, seed=seed)) for t in bar]

@@ -62,9 +62,58 @@ def packet_panels(video: str | Path, corruption: str, seed: int = 0, search: int
 
 def panels_for(video: str | Path, corruption: str, frame: int | None, seed: int = 0) -> list[Panel]:
     """The six panels (clean, severities 1..5) of one grid row; ``frame=None`` applies the rule above."""
-    from .show import frame_at_severities
-
     if frame is None and get_corruption(corruption).packet_level:
         return packet_panels(video, corruption, seed=seed)
     at = 0 if frame is None else int(frame)
     return [Panel(img, at) for img in frame_at_severities(video, corruption, frame=at, seed=seed)]
+
+
+def frame_at_severities(video: str | Path, corruption: str, frame: int = 0, seed: int = 0) -> list[np.ndarray]:
+    """Frame ``frame`` of ``video`` clean and at severities 1..5 (six ``(H, W, 3)`` uint8 arrays).
+
+    The item seed is ``corruption_seed(<file stem>, corruption, severity, seed)``.
+    Raises ``IndexError`` when the video has fewer frames.
+    """
+    from ..media.decode import MediaError, read_frames
+
+    video = Path(video)
+    corr = get_corruption(corruption)
+    if corr.modality != "visual":
+        raise ValueError(f"{corruption} is not a visual corruption")
+    frame = int(frame)
+    if frame < 0:
+        raise ValueError(f"frame must be >= 0, got {frame}")
+    context = 0
+    if corr.name == "motion_blur":
+        context = max(lv["half_window_frames"] for lv in corr.levels)
+    try:
+        frames = read_frames(video, max_frames=frame + context + 1)
+    except MediaError:
+        raise
+    if frame >= len(frames):
+        raise IndexError(f"{video.name}: frame {frame} requested but the video has {len(frames)} frames")
+    lo = max(0, frame - context)
+    out = [frames[frame]]
+    for severity in SEVERITIES:
+        item_seed = corruption_seed(video.stem, corruption, severity, seed)
+        if corr.packet_level:
+            out.append(_damaged_frame(video, severity, item_seed, frame))
+        elif context:
+            # the window starts at the video start or has full left context, so the
+            # blurred frame equals the whole-video result
+            blurred = corr.apply(frames[lo:], severity, item_seed)
+            out.append(blurred[frame - lo])
+        else:
+            out.append(corr.apply(frames[frame : frame + 1], severity, item_seed, start=frame)[0])
+    return out
+
+
+def _damaged_frame(video: Path, severity: int, item_seed: int, frame: int) -> np.ndarray:
+    from .visual.bit_error import iter_damaged_frames
+
+    seen = 0
+    for chunk in iter_damaged_frames(video, severity, item_seed, chunk_size=32):
+        if frame < seen + len(chunk):
+            return chunk[frame - seen]
+        seen += len(chunk)
+    raise IndexError(f"{video.name}: frame {frame} not decodable after bit errors")

@@ -329,6 +329,10 @@ def _write_result(result: EvalResult, out_dir: str | Path | None, plan: Plan, gt
     from .tables import render_tables
 
     result.markdown = render_tables(result.summary, result.info, rows=result.rows)
+    if "III" in result.info.get("tables", ()):
+        from .table3 import render_table3
+
+        result.markdown["III"] = render_table3(result.rows, result.info)
     if out_dir is not None:
         t_out = time.perf_counter()
         from .report import write_outputs

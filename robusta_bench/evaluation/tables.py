@@ -209,10 +209,6 @@ def render_tables(summary: pd.DataFrame, info: Mapping[str, Any], rows: pd.DataF
         r5 = table5_rows(rows, t5, labels)
         if r5:
             out["V"] = markdown_rows_by_level(r5, levels)
-    if "III" in info.get("tables", ()):
-        from .table3 import render_table3
-
-        out["III"] = render_table3(rows, info)
     if info.get("fig4"):
         r4 = fig4_rows(rows, info["fig4"], fig4_schemes(info))
         if r4:
