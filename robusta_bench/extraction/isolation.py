@@ -56,8 +56,14 @@ def _quiet_faulthandler() -> None:
         faulthandler.disable()
 
 
-def _child(produce_fn: Callable[[Any], Iterator[tuple]], job: Any, conn, memory_limit: int | None) -> None:
+def _child(produce_fn: Callable[[Any], Iterator[tuple]], job: Any, conn, memory_limit: int | None,
+           parent: int = 0, other_end: Any = None) -> None:
     from . import producer
+
+    if other_end is not None:
+        other_end.close()  # only the parent reads: its death then ends our writes (EPIPE) instead of blocking
+    if parent:
+        _die_with_parent(parent)
 
     producer.GLOBAL_RNG_LOCK = threading.Lock()  # a lock held by another parent thread at fork time stays held here
     _quiet_faulthandler()
@@ -65,12 +71,6 @@ def _child(produce_fn: Callable[[Any], Iterator[tuple]], job: Any, conn, memory_
         import resource
 
         resource.setrlimit(resource.RLIMIT_AS, (int(memory_limit), int(memory_limit)))
-    try:
-        import cv2
-
-        cv2.setNumThreads(1)  # the parent's OpenCV thread pool does not survive a fork
-    except ImportError:  # pragma: no cover
-        pass
     try:
         for item in produce_fn(job):
             conn.send(item)
@@ -80,16 +80,50 @@ def _child(produce_fn: Callable[[Any], Iterator[tuple]], job: Any, conn, memory_
     conn.close()
 
 
+def _die_with_parent(parent: int) -> None:
+    """In a forked child: be killed when the parent dies (Linux ``PR_SET_PDEATHSIG``).
+
+    A ``kill -9`` of a run must not leave children behind that still hold its
+    pipes, its store leases and claims, or the stdout of whoever started it.
+    Elsewhere (no ``prctl``) this does nothing.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError, TypeError):  # pragma: no cover - not Linux
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _serial_cv2() -> None:
+    """OpenCV without its thread pool, set in the parent before forking.
+
+    Calling ``cv2.setNumThreads`` in a forked child can deadlock on the pool's
+    lock when a parent thread held it at fork time; the media work runs in the
+    children, so the parent's OpenCV needs no pool.
+    """
+    try:
+        import cv2
+
+        cv2.setNumThreads(1)
+    except ImportError:  # pragma: no cover
+        pass
+
+
 def isolated(produce_fn: Callable[[Any], Iterator[tuple]], *, memory_limit: int | None = None,
              name_of: Callable[[Any], str] = lambda job: job.video.name) -> Callable[[Any], Iterator[tuple]]:
     """``produce_fn`` run in a forked child per job (see the module docstring); in-process without fork."""
     if not fork_available():
         return produce_fn
+    _serial_cv2()
     ctx = mp.get_context("fork")
 
     def run(job: Any) -> Iterator[tuple]:
         recv, send = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_child, args=(produce_fn, job, send, memory_limit), daemon=True)
+        proc = ctx.Process(target=_child, args=(produce_fn, job, send, memory_limit, os.getpid(), recv), daemon=True)
         proc.start()
         send.close()
         ended = False
@@ -115,14 +149,12 @@ def isolated(produce_fn: Callable[[Any], Iterator[tuple]], *, memory_limit: int 
     return run
 
 
-def _call_child(fn: Callable[[Any], Any], arg: Any, conn) -> None:
+def _call_child(fn: Callable[[Any], Any], arg: Any, conn, parent: int = 0, other_end: Any = None) -> None:
+    if other_end is not None:
+        other_end.close()
+    if parent:
+        _die_with_parent(parent)
     _quiet_faulthandler()
-    try:
-        import cv2
-
-        cv2.setNumThreads(1)
-    except ImportError:  # pragma: no cover
-        pass
     try:
         conn.send(("ok", fn(arg)))
     except Exception as exc:
@@ -140,9 +172,10 @@ def call_isolated(fn: Callable[[Any], Any], arg: Any) -> tuple[bool, Any]:
             return True, fn(arg)
         except Exception as exc:
             return False, f"{type(exc).__name__}: {exc}"
+    _serial_cv2()
     ctx = mp.get_context("fork")
     recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_call_child, args=(fn, arg, send), daemon=True)
+    proc = ctx.Process(target=_call_child, args=(fn, arg, send, os.getpid(), recv), daemon=True)
     proc.start()
     send.close()
     try:
