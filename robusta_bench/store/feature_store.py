@@ -295,8 +295,8 @@ def read_verified(path: Path, entry: dict[str, Any], root: Path | None = None) -
         data = path.read_bytes()
     except FileNotFoundError:
         raise StoreError(
-            f"shard {path} is listed in {path.parent / INDEX_FILE} but missing: the store is incomplete; restore the "
-            f"file (download again) or {how}"
+            f"missing shard (the store is incomplete): shard {path} is listed in {path.parent / INDEX_FILE} but "
+            f"missing; restore the file (download again) or {how}"
         ) from None
     if len(data) != int(entry.get("bytes", len(data))) or not _checksum_ok(data, entry):
         raise StoreError(f"damaged shard {path} (checksum differs from its commit record): refused; {how}")
