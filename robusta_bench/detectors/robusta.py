@@ -33,7 +33,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..seeding import rng_for
 from .base import DETECTORS, Detector, ScoreOut, TrainSet
 from .gmm import GMMConfig, ModalityGMM, fusion_weights
 from .graph import as_tensor, cosine_from_gram
@@ -380,23 +379,35 @@ class RobustADetector(Detector):
 
     # ---------------------------------------------------------------- save/load
     def state(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        tensors: dict[str, Any] = {f"model.{k}": v for k, v in self.net.state_dict().items()}
-        gmeta = {}
-        for mod, g in self.reliability.items():
-            if g is not None:
-                arrays, m = g.to_arrays(f"gmm.{mod}")
-                tensors.update(arrays)
-                gmeta[mod] = m
-        return tensors, {"gmm": gmeta}
+        return network_state(self.net, self.reliability)
 
     def load_state(self, tensors: dict[str, Any], meta: dict[str, Any]) -> None:
-        sd = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
-        self.net.load_state_dict(sd, strict=True)
-        self.net.eval()
-        arrays = {k: v.numpy() for k, v in tensors.items() if k.startswith("gmm.")}
-        self.reliability = {mod: None for mod in ("visual", "audio")}
-        for mod, m in meta.get("gmm", {}).items():
-            self.reliability[mod] = ModalityReliability.from_arrays(arrays, m, f"gmm.{mod}")
+        self.reliability = load_network_state(self.net, tensors, meta)
+
+
+def network_state(net: Any, reliability: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Tensors and metadata of a RobustA detector: the network (``model.*``, cloned: a backbone may share
+    one tensor between two keys) and each modality's reliability model (``gmm.<modality>.*``)."""
+    tensors: dict[str, Any] = {f"model.{k}": v.detach().clone() for k, v in net.state_dict().items()}
+    gmeta = {}
+    for mod, g in reliability.items():
+        if g is not None:
+            arrays, m = g.to_arrays(f"gmm.{mod}")
+            tensors.update(arrays)
+            gmeta[mod] = m
+    return tensors, {"gmm": gmeta}
+
+
+def load_network_state(net: Any, tensors: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+    """Inverse of :func:`network_state`: load ``net`` (eval mode) and return the reliability models."""
+    sd = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+    net.load_state_dict(sd, strict=True)
+    net.eval()
+    arrays = {k: v.numpy() for k, v in tensors.items() if k.startswith("gmm.")}
+    reliability: dict[str, Any] = {mod: None for mod in ("visual", "audio")}
+    for mod, m in meta.get("gmm", {}).items():
+        reliability[mod] = ModalityReliability.from_arrays(arrays, m, f"gmm.{mod}")
+    return reliability
 
 
 def segment_features(train: TrainSet, modality: str) -> list[np.ndarray]:

@@ -243,24 +243,14 @@ class RobustABackboneDetector(Detector):
 
     # ---------------------------------------------------------------- save/load
     def state(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        # clones: a backbone may share one tensor between two keys (HyperVD's curvature)
-        tensors: dict[str, Any] = {f"model.{k}": v.detach().clone() for k, v in self.net.state_dict().items()}
-        gmeta = {}
-        for mod, g in self.gmm.items():
-            if g is not None:
-                arrays, m = g.to_arrays(f"gmm.{mod}")
-                tensors.update(arrays)
-                gmeta[mod] = m
-        return tensors, {"gmm": gmeta}
+        from .robusta import network_state
+
+        return network_state(self.net, self.gmm)
 
     def load_state(self, tensors: dict[str, Any], meta: dict[str, Any]) -> None:
-        sd = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
-        self.net.load_state_dict(sd, strict=True)
-        self.net.eval()
-        arrays = {k: v.numpy() for k, v in tensors.items() if k.startswith("gmm.")}
-        self.gmm = {mod: None for mod in ("visual", "audio")}
-        for mod, m in meta.get("gmm", {}).items():
-            self.gmm[mod] = ModalityReliability.from_arrays(arrays, m, f"gmm.{mod}")
+        from .robusta import load_network_state
+
+        self.gmm = load_network_state(self.net, tensors, meta)
 
 
 @DETECTORS.register("robusta-rtfm")
