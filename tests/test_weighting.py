@@ -42,8 +42,8 @@ def eq5(score, c, x0):
 
 
 def test_registry_names_and_units():
-    assert weighting_names() == ["average", "gmm-paper", "gmm-two-sided", "typicality", "gmm-norm"]
-    assert weighting_names(dynamic_only=True) == ["gmm-paper", "gmm-two-sided", "typicality", "gmm-norm"]
+    assert weighting_names() == ["average", "gmm-paper", "gmm-two-sided", "typicality", "gmm-norm", "learned", "learned-gmm"]
+    assert weighting_names(dynamic_only=True) == ["gmm-paper", "gmm-two-sided", "typicality", "gmm-norm", "learned", "learned-gmm"]
     x = np.arange(12.0).reshape(6, 2)
     assert np.array_equal(unit_features(x, "segment"), x)
     assert np.allclose(unit_features(x, "video"), np.tile([5.0, 6.0], (6, 1)))
@@ -105,7 +105,7 @@ def test_two_sided_options_see_both_directions(fitted):
     dark = lambda v: 0.4 * v  # noqa: E731 - lower feature norm
     noisy = lambda v: v + np.abs(np.random.default_rng(3).normal(0, 3, v.shape))  # noqa: E731
     same = lambda v: v  # noqa: E731
-    for option in weighting_names(dynamic_only=True):
+    for option in ("gmm-paper", "gmm-two-sided", "typicality", "gmm-norm"):  # calibrated without perturbations
         assert weight(option, same) > 0.3, option
         assert weight(option, noisy) < 0.05, option
     # the paper's rule rewards the flattened features (they look MORE typical) ...
@@ -119,7 +119,10 @@ def test_state_round_trip_and_old_files(fitted):
     videos, rel = fitted
     arrays, meta = rel.to_arrays("gmm.visual")
     back = ModalityReliability.from_arrays(arrays, meta, "gmm.visual")
-    for option in weighting_names():
+    assert back.probe is None and "learned" not in rel.calibration  # fitted without perturbed features
+    with pytest.raises(ValueError, match="perturbations"):
+        rel.log_weight(videos[0], "learned")
+    for option in ["average", *rel.calibration]:
         assert np.array_equal(back.log_weight(videos[0], option), rel.log_weight(videos[0], option))
     # a file written before issue 18 (no calibrations): its c, x0 are the gmm-paper option's
     old = {k: v for k, v in meta.items() if k not in ("weighting", "calibration")}
@@ -138,7 +141,7 @@ def test_missing_modality_gets_weight_zero():
     sc = det.scorer()
     t = vis[0].shape[1]
     vs, as_ = sc.visual_state(vis[0], t), sc.audio_state(aud[0], t)
-    for fusion in ("gmm", *weighting_names()):
+    for fusion in ("gmm", "average", *det.reliability["visual"].calibration):
         only_audio, only_visual = sc.combine(None, as_, fusion), sc.combine(vs, None, fusion)
         assert np.all(only_audio.w_visual == 0) and np.allclose(only_audio.offline, as_["off"])
         assert np.all(only_visual.w_visual == 1) and np.allclose(only_visual.offline, vs["off"])
@@ -160,18 +163,23 @@ def test_missing_modality_gets_weight_zero():
 def spy(monkeypatch):
     """Every feature row the reliability fit and calibration see (density fits and scored statistics)."""
     seen: list[np.ndarray] = []
-    real_fit, real_stats = rel_mod.fit_density, rel_mod.feature_statistics
+    real_fit, real_stats, real_probe = rel_mod.fit_density, rel_mod.feature_statistics, rel_mod.fit_probe
 
     def fit(x, *a, **k):
         seen.append(np.asarray(x, dtype=np.float64))
         return real_fit(x, *a, **k)
 
-    def stats(gmm, x):
+    def stats(gmm, x, probe=None):
         seen.append(np.asarray(x, dtype=np.float64))
-        return real_stats(gmm, x)
+        return real_stats(gmm, x, probe)
+
+    def probe_fit(clean, perturbed, *a, **k):
+        seen.extend([np.asarray(clean, dtype=np.float64), np.asarray(perturbed, dtype=np.float64)])
+        return real_probe(clean, perturbed, *a, **k)
 
     monkeypatch.setattr(rel_mod, "fit_density", fit)
     monkeypatch.setattr(rel_mod, "feature_statistics", stats)
+    monkeypatch.setattr(rel_mod, "fit_probe", probe_fit)
     return seen
 
 

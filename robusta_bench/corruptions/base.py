@@ -9,6 +9,10 @@ A corruption is a class registered in :data:`CORRUPTIONS` with
                  names carry their unit (``snr_db``, ``cutoff_hz``, ``drop_s``)
 - ``packet_level`` True for corruptions that work on the compressed stream
                  (bit error) rather than on decoded samples
+- ``perturbation`` True for the self-made perturbations of
+                 :mod:`robusta_bench.corruptions.perturbations` (reliability
+                 training only; never part of the benchmark, left out of
+                 :func:`corruption_names` unless asked for)
 - ``rank``       its place among its modality's corruptions in the benchmark
                  tables and plans (the paper's order), given at registration
                  (``@CORRUPTIONS.register("fog", rank=4)``); None (the default)
@@ -52,7 +56,11 @@ from ..seeding import corruption_seed
 #: the ``robusta_bench.corruptions`` entry points (see :mod:`robusta_bench.registry`)
 CORRUPTIONS: Registry[type["Corruption"]] = Registry(
     "corruption",
-    packages=("robusta_bench.corruptions.visual", "robusta_bench.corruptions.audio"),
+    packages=(
+        "robusta_bench.corruptions.visual",
+        "robusta_bench.corruptions.audio",
+        "robusta_bench.corruptions.perturbations",
+    ),
     group="robusta_bench.corruptions",
 )
 
@@ -70,6 +78,7 @@ class Corruption(ABC):
     packet_level: ClassVar[bool] = False
     description: ClassVar[str] = ""
     rank: ClassVar[int | None] = None
+    perturbation: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
@@ -190,9 +199,17 @@ def get_corruption(name: str) -> Corruption:
     return CORRUPTIONS.get(name)()
 
 
-def corruption_names(modality: str | None = None) -> list[str]:
-    """Registered corruption names, optionally only those of one modality."""
-    return [n for n in CORRUPTIONS.names() if modality is None or CORRUPTIONS.get(n).modality == modality]
+def corruption_names(modality: str | None = None, *, perturbations: bool = False) -> list[str]:
+    """Registered corruption names, optionally only those of one modality.
+
+    The self-made perturbations (``perturbation = True``) are left out unless ``perturbations``.
+    """
+    return [
+        n
+        for n in CORRUPTIONS.names()
+        if (modality is None or CORRUPTIONS.get(n).modality == modality)
+        and (perturbations or not getattr(CORRUPTIONS.get(n), "perturbation", False))
+    ]
 
 
 def benchmark_corruptions(modality: str) -> tuple[str, ...]:

@@ -131,7 +131,7 @@ def parse_types(text: str | Sequence[str]) -> list[str]:
     parts = [p.strip() for p in (text.split(",") if isinstance(text, str) else text) if p.strip()]
     if not parts:
         raise RunnerError("no corruption type given")
-    known = corruption_names()
+    known = corruption_names(perturbations=True)
     out: list[str] = []
     for part in parts:
         if part in ("all", "visual", "audio"):

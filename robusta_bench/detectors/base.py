@@ -58,6 +58,9 @@ class TrainSet:
     labels: np.ndarray
     visual: list[np.ndarray] | None = None
     audio: list[np.ndarray] | None = None
+    #: per modality, aligned with ``names``: each video's self-perturbed ``(T, d)`` features
+    #: (:mod:`robusta_bench.corruptions.perturbations`), read only by the reliability probe
+    perturbed: dict[str, list[list[np.ndarray]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.labels = np.asarray(self.labels, dtype=np.float32)

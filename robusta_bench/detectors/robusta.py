@@ -422,14 +422,15 @@ def fit_gmms(
 ) -> dict[str, ModalityReliability]:
     """One calibrated :class:`~.reliability.ModalityReliability` per modality present in ``train``.
 
-    Reads the clean training videos of ``train`` only (:func:`~.reliability.fit_reliability`:
-    cross-fitted calibration over ``wcfg.folds`` groups of videos).
+    Reads the clean training videos of ``train`` only, plus their self-made perturbations when
+    ``train.perturbed`` has them (:func:`~.reliability.fit_reliability`: cross-fitted calibration
+    over ``wcfg.folds`` groups of videos).
     """
     out = {}
     for mod in ("visual", "audio"):
         if getattr(train, mod) is None:
             continue
-        out[mod] = fit_reliability(segment_features(train, mod), cfg, wcfg, seed=int(seed))
+        out[mod] = fit_reliability(segment_features(train, mod), cfg, wcfg, seed=int(seed), perturbed=train.perturbed.get(mod))
     return out
 
 

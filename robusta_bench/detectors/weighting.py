@@ -77,6 +77,7 @@ class WeightingConfig:
     folds: int = 5
     anchor_typical: tuple[float, float] = (50.0, 0.45)
     anchor_rare: tuple[float, float] = (99.0, 0.10)
+    probe_c: float = 0.01
 
     def __post_init__(self) -> None:
         if self.unit not in UNITS:
@@ -88,6 +89,8 @@ class WeightingConfig:
         (qa, la), (qb, lb) = self.anchor_typical, self.anchor_rare
         if not (0.0 <= qa < qb <= 100.0) or not (0.5 > la > lb > 0.0):
             raise ValueError("anchors need clean percentiles qa < qb and weights 0.5 > la > lb > 0")
+        if not self.probe_c > 0:
+            raise ValueError("probe_c (inverse L2 strength of the degradation probe) must be > 0")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -96,6 +99,7 @@ class WeightingConfig:
             "folds": self.folds,
             "anchor_typical": list(self.anchor_typical),
             "anchor_rare": list(self.anchor_rare),
+            "probe_c": self.probe_c,
         }
 
     @classmethod
@@ -246,9 +250,31 @@ class NllNormWeighting(Weighting):
     statistics = ("nll", "log_norm")
 
     def score(self, stats: Mapping[str, np.ndarray], ref: Mapping[str, float]) -> np.ndarray:
-        nll = np.asarray(stats["nll"], dtype=np.float64)
-        upper = (nll - ref["nll_p50"]) / max(ref["nll_p99"] - ref["nll_p50"], 1e-9)
-        return np.maximum(upper, two_sided(stats["log_norm"], ref, "log_norm"))
+        return np.maximum(upper(stats["nll"], ref, "nll"), two_sided(stats["log_norm"], ref, "log_norm"))
+
+
+def upper(values: np.ndarray, ref: Mapping[str, float], key: str) -> np.ndarray:
+    """Distance of ``values`` above the clean median in its upper clean spread (p50 -> p99); negative below."""
+    v = np.asarray(values, dtype=np.float64)
+    return (v - ref[f"{key}_p50"]) / max(ref[f"{key}_p99"] - ref[f"{key}_p50"], 1e-9)
+
+
+@WEIGHTINGS.register("learned")
+class LearnedWeighting(Weighting):
+    summary = "Eq. 5 on the degradation probe's logit (clean vs self-perturbed TRAINING features; needs perturbations)"
+    statistics = ("probe",)
+
+    def score(self, stats: Mapping[str, np.ndarray], ref: Mapping[str, float]) -> np.ndarray:
+        return np.asarray(stats["probe"], dtype=np.float64)
+
+
+@WEIGHTINGS.register("learned-gmm")
+class LearnedGmmWeighting(Weighting):
+    summary = "Eq. 5 on the larger upper clean distance of the probe logit and of the GMM NLL (needs perturbations)"
+    statistics = ("nll", "probe")
+
+    def score(self, stats: Mapping[str, np.ndarray], ref: Mapping[str, float]) -> np.ndarray:
+        return np.maximum(upper(stats["nll"], ref, "nll"), upper(stats["probe"], ref, "probe"))
 
 
 def get_weighting(name: str) -> Weighting:

@@ -106,15 +106,24 @@ def fit_store_reliability(
 
 def fit_leave_one_out(
     clean: dict[str, dict[str, np.ndarray]], held_out: str, seed: int = 0, gmm_config: Any = None, weighting_config: Any = None,
+    perturbed: dict[str, dict[str, list[np.ndarray]]] | None = None,
 ) -> dict[str, Any]:
-    """Reliability models of each modality fitted on the clean ``(T, d)`` features of every video but ``held_out``."""
+    """Reliability models of each modality fitted on the clean ``(T, d)`` features of every video but ``held_out``.
+
+    ``perturbed[modality][name]``: self-perturbed features of the videos (the probe is fitted on
+    those of the other videos only, when any modality has some).
+    """
     from ..detectors.reliability import fit_reliability
 
     out = {}
     for m in MODS:
-        others = [feats[m] for n, feats in clean.items() if n != held_out and m in feats]
-        if others:
-            out[m] = fit_reliability(others, gmm_config, weighting_config, seed=seed)
+        names = [n for n, feats in clean.items() if n != held_out and m in feats]
+        if names:
+            pert = (perturbed or {}).get(m)
+            out[m] = fit_reliability(
+                [clean[n][m] for n in names], gmm_config, weighting_config, seed=seed,
+                perturbed=[pert.get(n, []) for n in names] if pert else None,
+            )
     return out
 
 
@@ -159,10 +168,17 @@ def _read(store: FeatureStore, exts, groups, names, failures, slug) -> Iterator[
 
 
 def score_video(
-    models: dict[str, Any], feats: dict[str, np.ndarray], options: Sequence[str], primary: str
+    models: dict[str, Any], feats: dict[str, np.ndarray], options: Sequence[str], primary: str, strict: bool = True
 ) -> dict[str, np.ndarray]:
-    """Per-segment columns of one video: each modality's score and lambda per option, primary columns, ``w_visual``."""
+    """Per-segment columns of one video: each modality's score and lambda per option, primary columns, ``w_visual``.
+
+    Not ``strict``: options some modality's model has no calibration for (``learned`` without
+    perturbed training features) are left out instead of raising.
+    """
     from ..detectors.gmm import fusion_weights
+
+    if not strict:
+        options = [o for o in options if o == primary or all(o in models[m].calibration for m in feats if m in models)]
 
     t = min(f.shape[0] for f in feats.values())
     rec: dict[str, Any] = {"segment": np.arange(t)}
@@ -254,6 +270,9 @@ def modality_health(
         source = f"fitted on clean train features of {store.root} (seed {seed})"
     else:
         source = f"leave-one-out over the checked videos' clean features (seed {seed})"
+    for model in (fixed or {}).values() if weightings else ():
+        for o in options:
+            model.calibration_of(o)  # an option asked for by name must be usable: fail now, not per video
     if primary not in options:
         options.append(primary)
     mods_with = set(fixed) if fixed is not None else set(MODS)
@@ -270,12 +289,15 @@ def modality_health(
     if fixed is not None:
         models_for = lambda name: fixed  # noqa: E731
     else:
+        from .training import load_perturbed
+
         clean = dict(_read(store, exts, plans[0][1], names, failures, "clean"))
+        perturbed = {m: load_perturbed(store, exts[m], m, names) for m in MODS if exts[m]}
         cache: dict[str, dict[str, Any]] = {}
 
         def models_for(name: str) -> dict[str, Any]:
             if name not in cache:
-                cache[name] = fit_leave_one_out(clean, name, seed, gmm_config, weighting_config)
+                cache[name] = fit_leave_one_out(clean, name, seed, gmm_config, weighting_config, perturbed)
             return cache[name]
 
     seg_parts, vid_rows = [], []
@@ -284,7 +306,7 @@ def modality_health(
         for n, feats in _read(store, exts, groups, names, failures, var.slug):
             bar.update(1)
             try:
-                rec = score_video(models_for(n), feats, options, primary)
+                rec = score_video(models_for(n), feats, options, primary, strict=bool(weightings))
             except Exception as exc:  # noqa: BLE001 - one bad video never stops the run
                 failures[f"{n} [{var.slug}]"] = f"{type(exc).__name__}: {exc}"
                 continue

@@ -141,7 +141,35 @@ def load_train_set(
         visual=vlist if vis is not None else None,
         audio=alist if aud is not None else None,
     )
+    for mod, ext in (("visual", visual_extractor if vis is not None else None), ("audio", audio_extractor if aud is not None else None)):
+        got = load_perturbed(store, ext, mod, keep) if ext else {}
+        if got:
+            ts.perturbed[mod] = [got.get(n, []) for n in keep]
     return ts, skipped
+
+
+def perturbation_variants(store: FeatureStore, extractor: str, modality: str) -> list[Variant]:
+    """The store's groups of ``extractor`` made by self-made perturbations of ``modality`` (sorted)."""
+    from ..corruptions.base import CORRUPTIONS, corruption_names
+
+    corruption_names()  # load the registry
+    out = []
+    for ext, var in store.groups():
+        if ext != extractor or var.is_clean or var.corruption not in CORRUPTIONS:
+            continue
+        cls = CORRUPTIONS.get(var.corruption)
+        if getattr(cls, "perturbation", False) and cls.modality == modality:
+            out.append(var)
+    return out
+
+
+def load_perturbed(store: FeatureStore, extractor: str, modality: str, names: Sequence[str]) -> dict[str, list[np.ndarray]]:
+    """Each of ``names``' self-perturbed ``(T, d)`` features (crops averaged) under ``extractor``; videos without any are absent."""
+    out: dict[str, list[np.ndarray]] = {}
+    for var in perturbation_variants(store, extractor, modality):
+        for n, arr in store.iter_videos(extractor, var, names=names):
+            out.setdefault(n, []).append(np.asarray(arr, dtype=np.float64).mean(0))
+    return out
 
 
 def build_for(label: str, train_set: Any, options: Mapping[str, Any] | None = None) -> Any:
