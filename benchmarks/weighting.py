@@ -48,7 +48,9 @@ def real(args) -> str:
     from robusta_bench.store.feature_store import FeatureStore
 
     store = FeatureStore(args.store)
-    variants = ["clean"] + sorted({d.name for d in Path(args.store).glob("*/*-s*-seed*") if (d / "index.json").exists()})
+    # the benchmark's corrupted variants; the self-made perturbations (perturb_*) only train the probe
+    variants = ["clean"] + sorted({d.name for d in Path(args.store).glob("*/*-s*-seed*")
+                                   if (d / "index.json").exists() and not d.name.startswith("perturb_")})
     gcfg = GMMConfig(n_components=args.components, pca_dim=args.pca)
     out = []
     tables = []

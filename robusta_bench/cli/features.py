@@ -23,7 +23,9 @@ def _usage(ctx: click.Context, message: str) -> None:
 @click.option("--extractors", required=True,
               help="Comma-separated extractor names, e.g. i3d-inception,yamnet (see 'robusta-bench weights list').")
 @click.option("--variants", default="clean", show_default=True,
-              help="Comma-separated variants: 'clean' and/or CORRUPTION@SEVERITY (fog@3, babble@2 ...). One decode serves them all.")
+              help="Comma-separated variants: 'clean' and/or CORRUPTION@SEVERITY (fog@3, babble@2 ...). One decode serves them all. "
+                   "'perturbations' = the self-made perturbations RobustA's learned weighting trains on (use with "
+                   "--variant-split train).")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False),
               help="Feature store folder (created if missing; an existing one is resumed: stored videos are skipped).")
 @click.option("--gpu", type=int, default=None, metavar="N", help="Run the extractors on CUDA device N (default: CPU).")

@@ -61,13 +61,16 @@ def parse_variants(texts: str | Iterable[str | Variant], seed: int = 0, *, on_sl
 
     ``on_slug(text, variant)`` is called for an item spelled as a store folder
     (``fog-s3-seed0``): the command line prints a deprecation note there.
+    The item ``perturbations`` stands for the self-made perturbations the
+    ``learned`` weighting trains on (:func:`robusta_bench.corruptions.perturbations.training_variants`,
+    both modalities; extract them with ``--variant-split train``).
     """
     from ..vocabulary import parse_variant_text
 
     if isinstance(texts, str):
         texts = [t for t in texts.split(",")]
     out: list[Variant] = []
-    for text in texts:
+    for text in _expand_aliases(texts):
         if not str(text).strip():
             continue
         if isinstance(text, Variant):
@@ -81,6 +84,19 @@ def parse_variants(texts: str | Iterable[str | Variant], seed: int = 0, *, on_sl
             out.append(v)
     if not out:
         raise ValueError("no variants given: use e.g. --variants clean,fog@3")
+    return out
+
+
+def _expand_aliases(texts: Iterable[str | Variant]) -> list[str | Variant]:
+    """``perturbations`` -> every ``perturb_*@severity`` training variant of both modalities."""
+    out: list[str | Variant] = []
+    for text in texts:
+        if isinstance(text, str) and text.strip() == "perturbations":
+            from ..corruptions.perturbations import training_variants
+
+            out += training_variants("visual") + training_variants("audio")
+        else:
+            out.append(text)
     return out
 
 
