@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence, TypeVar
 
 from ..files import atomic_write_text
 from .names import strip_video_ext
 
 Segment = tuple[int, int]
 Annotations = dict[str, list[Segment]]
+T = TypeVar("T")
 
 
 def parse_annotation_line(line: str) -> tuple[str, list[Segment]]:
@@ -39,24 +40,35 @@ def parse_annotation_line(line: str) -> tuple[str, list[Segment]]:
     return name, segments
 
 
+def parse_named_lines(
+    lines: Iterable[str], parse_line: Callable[[str], tuple[str, T]], source: str = "<annotations>"
+) -> dict[str, T]:
+    """``{name: value}`` in file order from ``parse_line`` over the non-blank lines.
+
+    A ``ValueError`` of ``parse_line``, or a name given twice, is raised again
+    with the source and line number in front.
+    """
+    out: dict[str, T] = {}
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            name, value = parse_line(line)
+        except ValueError as exc:
+            raise ValueError(f"{source}:{lineno}: {exc}") from None
+        if name in out:
+            raise ValueError(f"{source}:{lineno}: {name} annotated twice")
+        out[name] = value
+    return out
+
+
 def parse_annotations(lines: Iterable[str], source: str = "<annotations>") -> Annotations:
     """Parse annotation lines (blank lines skipped) into ``{name: [(s, e), ...]}`` in file order.
 
     Raises ``ValueError`` with the source and line number for a malformed line or
     a name given twice.
     """
-    out: Annotations = {}
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            name, segments = parse_annotation_line(line)
-        except ValueError as exc:
-            raise ValueError(f"{source}:{lineno}: {exc}") from None
-        if name in out:
-            raise ValueError(f"{source}:{lineno}: {name} annotated twice")
-        out[name] = segments
-    return out
+    return parse_named_lines(lines, parse_annotation_line, source)
 
 
 def read_annotations(path: str | os.PathLike) -> Annotations:

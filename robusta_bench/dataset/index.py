@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping, Sequence
 import pandas as pd
 
 from ..manifest import read_table, write_table
+from ..media.probe import PROBE_KEYS, probe
 from .annotations import read_annotations
 from .ground_truth import frame_labels, n_segments
 from .names import strip_video_ext, try_parse_name
@@ -26,28 +27,10 @@ from .video_list import UNKNOWN, load_video_list
 #: File extensions treated as videos (case-insensitive).
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".ts", ".3gp")
 
+#: The probe's keys that become manifest columns (between ``list_index`` and ``n_segments``).
+MEDIA_COLUMNS = tuple(k for k in PROBE_KEYS if k not in ("frames_source", "size_bytes", "error"))
 #: Manifest columns, in order (``has_annotation`` / ``n_anomalous_frames`` only with annotations).
-COLUMNS = (
-    "name",
-    "path",
-    "split",
-    "label",
-    "categories",
-    "list_index",
-    "frames",
-    "fps",
-    "width",
-    "height",
-    "duration_s",
-    "audio_rate",
-    "audio_channels",
-    "video_codec",
-    "pix_fmt",
-    "audio_codec",
-    "n_segments",
-    "size_bytes",
-    "error",
-)
+COLUMNS = ("name", "path", "split", "label", "categories", "list_index", *MEDIA_COLUMNS, "n_segments", "size_bytes", "error")
 ANNOTATION_COLUMNS = ("has_annotation", "n_anomalous_frames")
 LIST_COLUMNS = ("categories",)
 
@@ -71,12 +54,6 @@ def find_videos(root: str | os.PathLike, recursive: bool = True) -> list[Path]:
         if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file():
             found.append(p)
     return sorted(found)
-
-
-def _probe_one(path: Path) -> dict[str, Any]:
-    from ..media.probe import probe
-
-    return probe(path)
 
 
 def index_videos(
@@ -124,13 +101,13 @@ def index_videos(
         if jobs > 1 and len(files) > 1:
             with ThreadPoolExecutor(max_workers=int(jobs)) as pool:
                 results = []
-                for info in pool.map(_probe_one, files):
+                for info in pool.map(probe, files):
                     results.append(info)
                     bar(1)
         else:
             results = []
             for f in files:
-                results.append(_probe_one(f))
+                results.append(probe(f))
                 bar(1)
     finally:
         bar(None)

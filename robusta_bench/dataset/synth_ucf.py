@@ -33,7 +33,9 @@ from ..files import atomic_write_text
 from ..manifest import write_table
 from ..seeding import rng_for
 from .index import index_videos, write_manifest
+from .synth_encode import SYNTH_VERSION, X264_OPTIONS, make_readable, synth_progress, write_video
 from .synth_plan import draw_video_plan
+from .synth_roles import assign_videos
 from .ucf_crime import (
     ANOMALY_CLASSES,
     NATIVE_FPS,
@@ -73,8 +75,6 @@ def make_synthetic_ucf_dataset(
     manifest_name: str = "manifest.parquet",
 ) -> Path:
     """Generate the synthetic UCF-Crime-style dataset in ``out_dir``; returns the manifest path."""
-    from .synthetic import SYNTH_VERSION, X264_OPTIONS, _make_readable, _progress, assign_videos, write_video
-
     width, height = int(size[0]), int(size[1])
     if width < 32 or height < 32 or width % 2 or height % 2:
         raise ValueError(f"size must be even and at least 32x32, got {width}x{height}")
@@ -99,7 +99,7 @@ def make_synthetic_ucf_dataset(
         plans.append(draw_video_plan(rng, name=name, label=s["label"], categories=codes, n_frames=n_frames, fps=FPS,
                                width=width, height=height))
         rows.append({"name": name, "split": s["split"], "label": s["label"], "categories": [cls], "index": s["index"]})
-    bar = _progress(len(plans), progress)
+    bar = synth_progress(len(plans), progress)
     for plan in plans:
         write_video(plan, videos_dir / f"{plan.name}.mp4", audio_rate=None)
         if bar is not None:
@@ -136,7 +136,7 @@ def make_synthetic_ucf_dataset(
     manifest_df = index_videos(videos_dir, annotations=out_dir / TEST_ANNOTATIONS, split_list=out_dir / "split.csv",
                                recursive=False, paths=[videos_dir / f"{p.name}.mp4" for p in plans])
     manifest = write_manifest(manifest_df, out_dir / manifest_name)
-    _make_readable([videos_dir / f"{p.name}.mp4" for p in plans]
+    make_readable([videos_dir / f"{p.name}.mp4" for p in plans]
                    + [out_dir / n for n in (TRAIN_LIST, TEST_ORDER, TEST_ANNOTATIONS, "split.csv", "synth.json", manifest_name)])
     bad = manifest_df[manifest_df["error"].notna()]
     if len(bad):

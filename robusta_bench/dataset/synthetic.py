@@ -18,7 +18,7 @@ lists) and ``list_index`` numbers them.
 
 Determinism: a video depends only on (seed, its index, seconds, size, audio
 rate); x264 runs with one thread, fixed options and macroblock-tree rate control
-off (see :data:`X264_OPTIONS`), colour conversion runs single-threaded, and the
+off (see :data:`.synth_encode.X264_OPTIONS`), colour conversion runs single-threaded, and the
 MP4 muxer writes no time stamp, so the same arguments give byte-identical files.
 """
 
@@ -28,80 +28,39 @@ import json
 import logging
 import os
 from dataclasses import asdict
-from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from ..files import atomic_path, atomic_write_text
+from ..files import atomic_write_text
 from ..manifest import write_table
 from ..seeding import rng_for
 from .annotations import write_annotations
 from .index import index_videos, write_manifest
-from .names import VIOLENT_CODES, format_span, make_name
-from .synth_audio import render_audio
+from .names import format_span, make_name
+from .synth_encode import AUDIO_BITRATE, AUDIO_RATES, SYNTH_VERSION, X264_OPTIONS, make_readable, synth_progress, write_video
 from .synth_plan import VideoPlan, draw_video_plan
-from .synth_video import render_frames
+from .synth_roles import assign_videos
+from .synth_ucf import make_synthetic_ucf_dataset
 
 log = logging.getLogger(__name__)
 
 FPS = 24
-#: x264 options: fixed preset/CRF/GOP (2 s, no scene-cut keyframes), one thread (the thread
-#: count changes the bitstream), and macroblock-tree rate control OFF: with mbtree on, this
-#: x264 build (core 165) gives different bytes for identical input frames from run to run
-#: (7 distinct outputs in 8 encodes at 96x64, occasionally at 320x240); with it off, every
-#: size tried is byte-stable.
-X264_OPTIONS = {"preset": "veryfast", "crf": "20", "g": "48", "keyint_min": "48", "sc_threshold": "0", "x264-params": "mbtree=0"}
-AUDIO_RATES = (16000, 22050, 32000, 44100, 48000)
-AUDIO_BITRATE = {16000: 64000, 22050: 64000, 32000: 96000, 44100: 128000, 48000: 128000}
-SYNTH_VERSION = 1
 VIDEOS_DIR = "videos"
 MANIFEST = "manifest.parquet"
 SPLIT_LIST = "split.csv"
 ANNOTATIONS = "annotations.txt"
 META = "synth.json"
+#: The shared encoding pieces stay importable from here.
+__all__ = [
+    "ANNOTATIONS", "AUDIO_BITRATE", "AUDIO_RATES", "FPS", "MANIFEST", "META", "SPLIT_LIST", "SYNTH_VERSION",
+    "VIDEOS_DIR", "X264_OPTIONS", "assign_videos", "make_synthetic_dataset", "plan_video", "video_name", "write_video",
+]
 
 
 def video_name(index: int, seconds: float, categories: tuple[str, ...]) -> str:
     """XD-Violence-style name of synthetic video ``index`` (categories ``("A",)`` for normal)."""
     return make_name(f"Synth.Scene.{index:04d}", format_span(0, seconds), list(categories))
-
-
-def assign_videos(n_videos: int, test_fraction: float, seed: int) -> list[dict]:
-    """Split, label and categories of each video (stratified: about half violent in each split).
-
-    The test split gets ``round(n_videos * test_fraction)`` videos, at least one
-    violent and one normal when it has two or more. Categories: one violent code
-    (two for about a fifth of the violent videos), cycling through all six codes.
-    """
-    if n_videos < 1:
-        raise ValueError("n_videos must be >= 1")
-    if not 0.0 <= test_fraction <= 1.0:
-        raise ValueError("test_fraction must be in [0, 1]")
-    rng = rng_for("synth-assign", seed, n_videos)
-    n_test = int(round(n_videos * test_fraction))
-    specs = []
-    for split, count in (("train", n_videos - n_test), ("test", n_test)):
-        n_violent = (count + 1) // 2 if count != 1 else int(rng.random() < 0.5)
-        specs += [{"split": split, "label": 1 if i < n_violent else 0} for i in range(count)]
-    order = rng.permutation(n_videos)  # which scene number gets which role
-    codes = list(VIOLENT_CODES)
-    k = int(rng.integers(len(codes)))
-    out = []
-    for index, spec in zip(order, specs):
-        if spec["label"]:
-            cats = [codes[k % len(codes)]]
-            k += 1
-            if rng.random() < 0.2:
-                extra = codes[int(rng.integers(len(codes)))]
-                if extra != cats[0]:
-                    cats.append(extra)
-            spec = {**spec, "categories": tuple(cats)}
-        else:
-            spec = {**spec, "categories": ("A",)}
-        out.append({**spec, "index": int(index)})
-    return sorted(out, key=lambda s: s["index"])
 
 
 def plan_video(index: int, label: int, categories: tuple[str, ...], *, seconds: float, size: tuple[int, int], seed: int) -> VideoPlan:
@@ -119,64 +78,6 @@ def plan_video(index: int, label: int, categories: tuple[str, ...], *, seconds: 
         width=width,
         height=height,
     )
-
-
-def write_video(plan: VideoPlan, path: str | os.PathLike, audio_rate: int | None = 16000) -> Path:
-    """Render ``plan`` and encode it to ``path`` (H.264 yuv420p + AAC mono MP4; no audio track when
-    ``audio_rate`` is None), atomically."""
-    import av
-
-    path = Path(path)
-    samples = render_audio(plan, audio_rate) if audio_rate is not None else np.zeros(0, dtype=np.float32)
-    with atomic_path(path) as tmp:
-        # no creation_time metadata is set, so the muxer writes none: bytes depend on content only
-        with av.open(str(tmp), mode="w", format="mp4", options={"movflags": "+faststart"}) as out:
-            out.metadata.clear()
-            vs = out.add_stream("libx264", rate=Fraction(plan.fps))
-            vs.width, vs.height, vs.pix_fmt = plan.width, plan.height, "yuv420p"
-            vs.codec_context.thread_count = 1
-            vs.codec_context.thread_type = "NONE"
-            vs.codec_context.time_base = Fraction(1, plan.fps)
-            vs.options = dict(X264_OPTIONS)
-            aus = None
-            if audio_rate is not None:
-                aus = out.add_stream("aac", rate=audio_rate)
-                aus.layout = "mono"
-                aus.bit_rate = AUDIO_BITRATE.get(audio_rate, 96000)
-            for i, rgb in enumerate(render_frames(plan)):
-                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p", threads=1)
-                frame.pts = i
-                out.mux(vs.encode(frame))
-            out.mux(vs.encode(None))
-            if aus is None:
-                return path
-            hop = 1024
-            for k in range(0, samples.size, hop):
-                chunk = samples[k : k + hop][None, :]
-                af = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="fltp", layout="mono")
-                af.sample_rate = audio_rate
-                af.pts = k
-                af.time_base = Fraction(1, audio_rate)
-                out.mux(aus.encode(af))
-            out.mux(aus.encode(None))
-    return path
-
-
-def _make_readable(paths: list[Path]) -> None:
-    """Give the files the usual mode (0666 minus umask); atomic writes create them 0600."""
-    umask = os.umask(0)
-    os.umask(umask)
-    for p in paths:
-        if p.exists():
-            os.chmod(p, 0o666 & ~umask)
-
-
-def _progress(total: int, enabled: bool):
-    if not enabled:
-        return None
-    from ..progress import progress_bar
-
-    return progress_bar(total=total, unit="video", desc="synth", dynamic_ncols=True)
 
 
 def make_synthetic_dataset(
@@ -200,8 +101,6 @@ def make_synthetic_dataset(
     writes the UCF-Crime stand-in instead (:mod:`.synth_ucf`: 30 fps, no audio).
     """
     if kind == "ucf-crime":
-        from .synth_ucf import make_synthetic_ucf_dataset
-
         return make_synthetic_ucf_dataset(out_dir, n_videos, seconds, seed, test_fraction, size,
                                           progress=progress, manifest_name=manifest_name)
     if kind != "xd-violence":
@@ -219,7 +118,7 @@ def make_synthetic_dataset(
 
     specs = assign_videos(n_videos, test_fraction, seed)
     plans = [plan_video(s["index"], s["label"], s["categories"], seconds=seconds, size=(width, height), seed=seed) for s in specs]
-    bar = _progress(len(plans), progress)
+    bar = synth_progress(len(plans), progress)
     for plan in plans:
         write_video(plan, videos_dir / f"{plan.name}.mp4", audio_rate)
         if bar is not None:
@@ -277,7 +176,7 @@ def make_synthetic_dataset(
         paths=[videos_dir / f"{p.name}.mp4" for p in plans],
     )
     manifest = write_manifest(df, out_dir / manifest_name)
-    _make_readable([videos_dir / f"{p.name}.mp4" for p in plans] + [out_dir / n for n in (SPLIT_LIST, ANNOTATIONS, META, manifest_name)])
+    make_readable([videos_dir / f"{p.name}.mp4" for p in plans] + [out_dir / n for n in (SPLIT_LIST, ANNOTATIONS, META, manifest_name)])
     bad = df[df["error"].notna()]
     if len(bad):
         raise RuntimeError(f"synthetic videos failed to index: {bad[['name', 'error']].to_dict('records')}")

@@ -43,6 +43,7 @@ import pandas as pd
 
 from ..files import atomic_write_text
 from ..paths import manifests_dir
+from .annotations import parse_named_lines
 from .ground_truth import SNIPPET_FRAMES, n_segments
 from .names import strip_video_ext
 
@@ -134,18 +135,7 @@ def parse_ucf_annotation_line(line: str) -> tuple[str, UCFAnnotation]:
 
 def parse_ucf_annotations(lines: Iterable[str], source: str = "<annotations>") -> dict[str, UCFAnnotation]:
     """``{name: UCFAnnotation}`` in file order; ``ValueError`` with source and line number for a bad line."""
-    out: dict[str, UCFAnnotation] = {}
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            name, ann = parse_ucf_annotation_line(line)
-        except ValueError as exc:
-            raise ValueError(f"{source}:{lineno}: {exc}") from None
-        if name in out:
-            raise ValueError(f"{source}:{lineno}: {name} annotated twice")
-        out[name] = ann
-    return out
+    return parse_named_lines(lines, parse_ucf_annotation_line, source)
 
 
 def read_ucf_annotations(path: str | os.PathLike | None = None) -> dict[str, UCFAnnotation]:

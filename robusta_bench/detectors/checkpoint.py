@@ -64,3 +64,20 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     if int(meta.get("format_version", 0)) > FORMAT_VERSION:
         raise CheckpointError(f"{path}: format version {meta['format_version']} is newer than this robusta-bench reads")
     return tensors, meta
+
+
+#: Prefix of the torch network's tensors in a detector file.
+MODEL_PREFIX = "model."
+
+
+def model_tensors(net: Any, clone: bool = False) -> dict[str, Any]:
+    """``net``'s state dict under :data:`MODEL_PREFIX` (detached copies with ``clone``, e.g. when one
+    tensor is shared by two keys, which safetensors refuses)."""
+    return {f"{MODEL_PREFIX}{k}": v.detach().clone() if clone else v for k, v in net.state_dict().items()}
+
+
+def load_model_tensors(net: Any, tensors: dict[str, Any]) -> None:
+    """Load the :data:`MODEL_PREFIX` tensors of a detector file into ``net`` (strictly) and set it to eval mode."""
+    sd = {k[len(MODEL_PREFIX) :]: v for k, v in tensors.items() if k.startswith(MODEL_PREFIX)}
+    net.load_state_dict(sd, strict=True)
+    net.eval()

@@ -47,6 +47,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .base import DETECTORS, Detector, TrainSet
+from .checkpoint import load_model_tensors, model_tensors
 from .graph import conv_time, cosine_similarity, distance_adjacency, holistic_adjacency, score_adjacency
 from .inference import HLNetScorer
 
@@ -288,12 +289,10 @@ class HLNetDetector(Detector):
 
     # ---------------------------------------------------------------- save/load
     def state(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        return {f"model.{k}": v for k, v in self.net.state_dict().items()}, {}
+        return model_tensors(self.net), {}
 
     def load_state(self, tensors: dict[str, Any], meta: dict[str, Any]) -> None:
-        sd = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
-        self.net.load_state_dict(sd, strict=True)
-        self.net.eval()
+        load_model_tensors(self.net, tensors)
 
 
 @DETECTORS.register("visual-only")

@@ -54,6 +54,7 @@ from torch.nn import functional as F
 
 from . import lorentz
 from .base import DETECTORS, Detector, ScoreOut, TrainSet
+from .checkpoint import load_model_tensors, model_tensors
 from .graph import as_tensor
 from .hlnet import DistanceAdj
 
@@ -361,9 +362,7 @@ class HyperVDDetector(Detector):
 
     def state(self) -> tuple[dict[str, Any], dict[str, Any]]:
         # clones: the curvature ``c`` is shared by a GCN and its encoder (two keys, one tensor)
-        return {f"model.{k}": v.detach().clone() for k, v in self.net.state_dict().items()}, {}
+        return model_tensors(self.net, clone=True), {}
 
     def load_state(self, tensors: dict[str, Any], meta: dict[str, Any]) -> None:
-        sd = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
-        self.net.load_state_dict(sd, strict=True)
-        self.net.eval()
+        load_model_tensors(self.net, tensors)

@@ -5,7 +5,7 @@ objective (its batch function returns the two heads' logits). Detectors with
 another objective (RTFM's magnitude margin loss, HyperVD's MIL loss) use
 :func:`train_with_loss` instead: the batch function returns
 ``(loss, parts)`` with ``parts`` a dict of floats for the log. Everything
-else follows the shared loop: Adam with the :class:`~.train.TrainConfig`
+else is the shared loop (:func:`~.train.run_epochs`): Adam with the :class:`~.train.TrainConfig`
 settings, per-epoch shuffles from a generator seeded by the run's seed,
 parameter initialisation and dropout from torch's generator seeded the same
 way inside :func:`torch.random.fork_rng` (so the caller's random state is
@@ -17,18 +17,15 @@ from __future__ import annotations
 import logging
 import math
 import time
-from typing import Callable
 
-import numpy as np
 import torch
 
-from ..seeding import derive_seed
-from .train import TrainConfig, TrainLog, fork_devices
+from .train import LossFn, TrainConfig, TrainLog, fork_devices, run_epochs
 
 log = logging.getLogger(__name__)
 
 #: ``step_fn(indices, epoch) -> (loss, parts)``
-StepFn = Callable[[np.ndarray, int], tuple[torch.Tensor, dict[str, float]]]
+StepFn = LossFn
 
 
 def make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig) -> torch.optim.lr_scheduler.LRScheduler | None:
@@ -63,7 +60,6 @@ def train_with_loss(
         raise ValueError("no training samples")
     start = time.perf_counter()
     tlog = TrainLog(samples=n_samples)
-    shuffle = np.random.Generator(np.random.PCG64(derive_seed("train-shuffle", seed)))
     steps = cfg.epochs * math.ceil(n_samples / cfg.batch_size)
     with torch.random.fork_rng(devices=fork_devices(cfg.device)):
         torch.manual_seed(int(seed) % (2**63))
@@ -74,24 +70,8 @@ def train_with_loss(
         bar = tqdm(total=steps, desc=desc, unit="step", disable=not progress, leave=False)
         net.train()
         try:
-            for epoch in range(cfg.epochs):
-                order = shuffle.permutation(n_samples)
-                total, count = 0.0, 0
-                for b in range(0, n_samples, cfg.batch_size):
-                    idx = order[b : b + cfg.batch_size]
-                    loss, parts = step_fn(idx, epoch)
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    total += float(loss.detach()) * len(idx)
-                    count += len(idx)
-                    tlog.parts = parts
-                    bar.update(1)
-                    bar.set_postfix(epoch=epoch + 1, loss=f"{float(loss.detach()):.4f}")
-                if sched is not None:
-                    sched.step()
-                tlog.epoch_loss.append(total / max(count, 1))
-                log.info("%s epoch %d/%d loss %.5f", desc, epoch + 1, cfg.epochs, tlog.epoch_loss[-1])
+            run_epochs(opt, step_fn, n_samples, cfg, seed, tlog, bar, desc=desc,
+                       after_epoch=None if sched is None else (lambda epoch: sched.step()), logger=log)
         finally:
             bar.close()
             net.to("cpu").eval()

@@ -56,6 +56,7 @@ from torch.nn import functional as F
 
 from ..seeding import rng_for
 from .base import DETECTORS, Detector, ScoreOut, TrainSet
+from .checkpoint import load_model_tensors, model_tensors
 from .graph import as_tensor
 
 #: Official constants: training segments per video, top-k = segments // 10, dropout.
@@ -367,9 +368,7 @@ class RTFMDetector(Detector):
         return RTFMScorer(self, device)
 
     def state(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        return {f"model.{k}": v for k, v in self.net.state_dict().items()}, {}
+        return model_tensors(self.net), {}
 
     def load_state(self, tensors: dict[str, Any], meta: dict[str, Any]) -> None:
-        sd = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
-        self.net.load_state_dict(sd, strict=True)
-        self.net.eval()
+        load_model_tensors(self.net, tensors)

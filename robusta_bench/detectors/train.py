@@ -148,6 +148,61 @@ def fork_devices(device: str) -> list[int]:
     return [dev.index if dev.index is not None else torch.cuda.current_device()]
 
 
+#: ``loss_fn(indices, epoch) -> (loss, parts)``: one batch's loss and its parts (floats, for the log)
+LossFn = Callable[[np.ndarray, int], tuple[torch.Tensor, dict[str, float]]]
+
+
+def run_epochs(
+    opt: torch.optim.Optimizer,
+    loss_fn: LossFn,
+    n_samples: int,
+    cfg: TrainConfig,
+    seed: int,
+    tlog: TrainLog,
+    bar: Any,
+    *,
+    desc: str = "train",
+    before_step: Callable[[int, int, bool], None] | None = None,
+    after_epoch: Callable[[int], None] | None = None,
+    logger: logging.Logger = log,
+) -> int:
+    """The epochs every training loop shares; returns the number of optimiser steps taken.
+
+    Each of ``cfg.epochs`` epochs visits the ``n_samples`` sample indices in an
+    order drawn from a generator seeded by ``seed``, in batches of
+    ``cfg.batch_size``: ``before_step(epoch, step, first_of_epoch)`` (e.g. set
+    the learning rate), ``loss_fn(indices, epoch)``, one step of ``opt``. The
+    epoch's mean loss (weighted by batch size) is appended to
+    ``tlog.epoch_loss`` and logged on ``logger`` after ``after_epoch(epoch)``
+    (e.g. a scheduler step); ``tlog.parts`` keeps the last batch's parts, and
+    ``bar`` (a progress bar) advances once per step.
+    """
+    shuffle = np.random.Generator(np.random.PCG64(derive_seed("train-shuffle", seed)))
+    step = 0
+    for epoch in range(cfg.epochs):
+        order = shuffle.permutation(n_samples)
+        total, count = 0.0, 0
+        for b in range(0, n_samples, cfg.batch_size):
+            if before_step is not None:
+                before_step(epoch, step, b == 0)
+            idx = order[b : b + cfg.batch_size]
+            loss, parts = loss_fn(idx, epoch)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            total += float(loss.detach()) * len(idx)
+            count += len(idx)
+            tlog.parts = parts
+            bar.update(1)
+            bar.set_postfix(epoch=epoch + 1, loss=f"{float(loss.detach()):.4f}")
+        if after_epoch is not None:
+            after_epoch(epoch)
+        tlog.epoch_loss.append(total / max(count, 1))
+        logger.info("%s epoch %d/%d loss %.5f", desc, epoch + 1, cfg.epochs, tlog.epoch_loss[-1])
+    return step
+
+
 def train_loop(
     params: Sequence[torch.nn.Parameter] | Sequence[dict[str, Any]],
     modules: Sequence[torch.nn.Module],
@@ -173,37 +228,25 @@ def train_loop(
     params = list(params)
     groups = params if params and isinstance(params[0], dict) else [{"params": params, "lr_scale": 1.0, "name": "base"}]
     opt = torch.optim.Adam([dict(g) for g in groups], lr=cfg.lr, weight_decay=cfg.weight_decay)
-    shuffle = np.random.Generator(np.random.PCG64(derive_seed("train-shuffle", seed)))
     tlog = TrainLog(samples=n_samples)
     steps = cfg.epochs * math.ceil(n_samples / cfg.batch_size)
-    step = 0
+
+    def set_lr(epoch: int, step: int, first_of_epoch: bool) -> None:
+        factor = lr_factor(cfg, epoch, step, steps)
+        for g in opt.param_groups:
+            g["lr"] = cfg.lr * g["lr_scale"] * factor
+        if first_of_epoch:
+            tlog.epoch_lr.append(cfg.lr * factor)
+
+    def loss_fn(idx: np.ndarray, epoch: int) -> tuple[torch.Tensor, dict[str, float]]:
+        logits_p, logits_s, labels, seq_len = batch_fn(idx, epoch)
+        return hlnet_loss(logits_p, logits_s, labels, seq_len, cfg.distill_weight)
+
     bar = tqdm(total=steps, desc=desc, unit="step", disable=not progress, leave=False)
     for m in modules:
         m.train()
     try:
-        for epoch in range(cfg.epochs):
-            order = shuffle.permutation(n_samples)
-            total, count = 0.0, 0
-            for b in range(0, n_samples, cfg.batch_size):
-                factor = lr_factor(cfg, epoch, step, steps)
-                for g in opt.param_groups:
-                    g["lr"] = cfg.lr * g["lr_scale"] * factor
-                if b == 0:
-                    tlog.epoch_lr.append(cfg.lr * factor)
-                idx = order[b : b + cfg.batch_size]
-                logits_p, logits_s, labels, seq_len = batch_fn(idx, epoch)
-                loss, parts = hlnet_loss(logits_p, logits_s, labels, seq_len, cfg.distill_weight)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                step += 1
-                total += float(loss.detach()) * len(idx)
-                count += len(idx)
-                tlog.parts = parts
-                bar.update(1)
-                bar.set_postfix(epoch=epoch + 1, loss=f"{float(loss.detach()):.4f}")
-            tlog.epoch_loss.append(total / max(count, 1))
-            log.info("%s epoch %d/%d loss %.5f", desc, epoch + 1, cfg.epochs, tlog.epoch_loss[-1])
+        step = run_epochs(opt, loss_fn, n_samples, cfg, seed, tlog, bar, desc=desc, before_step=set_lr)
     finally:
         bar.close()
         for m in modules:

@@ -28,7 +28,7 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Generator, Iterator
 
 import numpy as np
 
@@ -142,31 +142,23 @@ def _timed(it: Iterator[np.ndarray], timings: Timings, key: str, exclude: Callab
         yield chunk
 
 
-def produce(
+def _route_visual(
     job: VideoJob,
-    *,
     proto: Protocol,
     seed_of: Callable[[str, Variant], int],
     corruption_of: Callable[[str], Any],
-    chunk_size: int = 64,
-    corrupt_device: str | None = None,
-) -> Iterator[tuple]:
-    """Decode, corrupt and cut one video (see the module docstring for the items).
+    chunk_size: int,
+    iter_frames: Callable[..., Iterator[np.ndarray]],
+) -> tuple[list[Variant], dict[Variant, Callable[[], Iterator[np.ndarray]]], dict[Variant, str]]:
+    """Sort the visual variants of ``job``: ``(fused, own, errors)``.
 
-    ``corrupt_device``: make the visual variants with the torch path on this
-    device (each decoded chunk moved there once), else with the numpy path.
+    ``fused`` share the one decode (the clean video and frame-level
+    corruptions), ``own`` decode their own stream (given corrupted media, or a
+    packet-level corruption such as bit error), ``errors`` failed before
+    decoding (a media error recorded for the variant, an unknown corruption).
     """
-    from ..corruptions.visual.device import ChunkUploader, device_stream
-    from ..media.decode import MediaError, NoAudioStream, iter_frames, read_audio
-
-    timings = Timings()
     name = job.video.name
     path = job.video.path
-    if job.video.error:
-        yield ("video_end", 0, f"unreadable at indexing: {job.video.error}", timings)
-        return
-
-    # ---------------------------------------------------------------- visual
     fused: list[Variant] = []
     own: dict[Variant, Callable[[], Iterator[np.ndarray]]] = {}
     variant_errors: dict[Variant, str] = {}
@@ -189,21 +181,34 @@ def produce(
                 own[v] = lambda corr=corr, sev=v.severity, seed=seed: corr.frames(path, sev, seed, chunk_size=chunk_size, fps=proto.fps)
             else:
                 fused.append(v)
+    return fused, own, variant_errors
 
-    for v, err in variant_errors.items():
-        yield ("visual_end", v, 0, err)
 
-    source = iter_frames(path, chunk_size=chunk_size, fps=proto.fps)
-    bcast = _Broadcast(source, len(fused), timings)
+def _open_streams(
+    job: VideoJob,
+    fused: list[Variant],
+    own: dict[Variant, Callable[[], Iterator[np.ndarray]]],
+    bcast: _Broadcast,
+    proto: Protocol,
+    seed_of: Callable[[str, Variant], int],
+    corruption_of: Callable[[str], Any],
+    timings: Timings,
+    corrupt_device: str | None,
+) -> list[list]:
+    """One ``[variant, chunk iterator, snippetizer, frames emitted]`` per visual variant:
+    the fused ones read the broadcast decode (corrupted on the CPU or on ``corrupt_device``),
+    the others their own stream."""
+    from ..corruptions.visual.device import ChunkUploader, device_stream
+
     uploader = ChunkUploader(corrupt_device) if corrupt_device else None
-    streams: list[list] = []  # [variant, iterator, snippetizer, frames_emitted]
+    streams: list[list] = []
     for k, v in enumerate(fused):
         chunks = bcast.consumer(k)
         if not v.is_clean:
             corr = corruption_of(v.corruption)
-            seed = seed_of(name, v)
+            seed = seed_of(job.video.name, v)
             if uploader is None:
-                stream = corr.frames(path, v.severity, seed, decoded=chunks)
+                stream = corr.frames(job.video.path, v.severity, seed, decoded=chunks)
             else:
                 stream = device_stream(corr, chunks, v.severity, seed, uploader=uploader)
             chunks = _timed(iter(stream), timings, "corrupt", exclude=lambda: timings.get("decode", 0.0))
@@ -211,8 +216,16 @@ def produce(
     for v, make in own.items():
         it = _timed(iter(make()), timings, "decode_own")
         streams.append([v, it, Snippetizer(proto.snippet_len), 0])
+    return streams
 
-    source_error: str | None = None
+
+def _cut_streams(
+    streams: list[list], fused: list[Variant], bcast: _Broadcast, proto: Protocol, timings: Timings, media_error: type
+) -> Generator[tuple, None, str | None]:
+    """Advance the streams in lockstep, yielding ``visual`` snippets and each variant's ``visual_end``.
+
+    Returns the error of the shared source decode (which ends every stream), or None.
+    """
     while streams:
         # advance the stream that is furthest behind: all variants move in lockstep
         entry = min(streams, key=lambda s: s[3])
@@ -230,9 +243,8 @@ def produce(
             yield ("visual_end", v, n, err)
             continue
         except SourceFailed as exc:
-            source_error = str(exc)
-            break
-        except (MediaError, Exception) as exc:  # this variant only
+            return str(exc)
+        except (media_error, Exception) as exc:  # this variant only
             streams.remove(entry)
             where = f"corruption {v.corruption}" if not v.is_clean else "decode"
             yield ("visual_end", v, 0, f"{where}: {_describe(exc)}")
@@ -248,6 +260,39 @@ def produce(
             first = cutter.n_snippets
             for j, snippet in enumerate(cutter.push(small)):
                 yield ("visual", v, first + j, snippet)
+    return None
+
+
+def produce(
+    job: VideoJob,
+    *,
+    proto: Protocol,
+    seed_of: Callable[[str, Variant], int],
+    corruption_of: Callable[[str], Any],
+    chunk_size: int = 64,
+    corrupt_device: str | None = None,
+) -> Iterator[tuple]:
+    """Decode, corrupt and cut one video (see the module docstring for the items).
+
+    ``corrupt_device``: make the visual variants with the torch path on this
+    device (each decoded chunk moved there once), else with the numpy path.
+    """
+    from ..media.decode import MediaError, NoAudioStream, iter_frames, read_audio
+
+    timings = Timings()
+    if job.video.error:
+        yield ("video_end", 0, f"unreadable at indexing: {job.video.error}", timings)
+        return
+
+    # ---------------------------------------------------------------- visual
+    fused, own, variant_errors = _route_visual(job, proto, seed_of, corruption_of, chunk_size, iter_frames)
+    for v, err in variant_errors.items():
+        yield ("visual_end", v, 0, err)
+
+    source = iter_frames(job.video.path, chunk_size=chunk_size, fps=proto.fps)
+    bcast = _Broadcast(source, len(fused), timings)
+    streams = _open_streams(job, fused, own, bcast, proto, seed_of, corruption_of, timings, corrupt_device)
+    source_error = yield from _cut_streams(streams, fused, bcast, proto, timings, MediaError)
 
     if source_error is None and not bcast.done:
         try:

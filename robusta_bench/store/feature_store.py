@@ -28,73 +28,29 @@ Writes are crash-safe and shared: every writer names its own shards
 own append-only log ``commits/<writer>.jsonl``; readers merge ``index.json``
 (a folded snapshot, and the whole index of schema-1/2 groups) with the logs,
 and every read checks each shard against its commit-time checksum
-(:mod:`.commit`, :mod:`.writer`, :mod:`.claims`, :mod:`.verify`).
+(:mod:`.commit`, :mod:`.writer`, :mod:`.claims`, :mod:`.verify`). A group's
+names and keys live in :mod:`.schema`, shard reading in :mod:`.shards`; both
+are importable from here too.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ..files import atomic_write_json, read_json
-from ..vocabulary import parse_variant_text
+from .schema import INDEX_FILE, SCHEMA_VERSION, STORE_FILE, StoreError, Variant, content_key, spec_hash
+from .shards import checksum_ok, read_shard, read_verified, shard_features
+from .writer import GroupWriter
 
-SCHEMA_VERSION = 2
-STORE_FILE = "store.json"
-INDEX_FILE = "index.json"
-
-
-class StoreError(RuntimeError):
-    """A store problem a user must act on (missing group, spec mismatch, bad schema)."""
-
-
-@dataclass(frozen=True, order=True)
-class Variant:
-    """Clean media (``corruption=None``) or one corruption at a severity and seed."""
-
-    corruption: str | None = None
-    severity: int = 0
-    seed: int = 0
-
-    @property
-    def is_clean(self) -> bool:
-        return self.corruption is None
-
-    @property
-    def slug(self) -> str:
-        if self.corruption is None:
-            return "clean"
-        return f"{self.corruption}-s{self.severity}-seed{self.seed}"
-
-    @classmethod
-    def parse(cls, text: str, seed: int = 0) -> "Variant":
-        """Parse ``clean``, ``fog@3`` (with ``seed``) or a slug ``fog-s3-seed0`` (see :mod:`robusta_bench.vocabulary`)."""
-        corruption, severity, vseed, _ = parse_variant_text(text, seed)
-        return cls() if corruption is None else cls(corruption, severity, vseed)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"corruption": self.corruption, "severity": self.severity, "seed": self.seed, "slug": self.slug}
-
-
-def spec_hash(spec: dict[str, Any]) -> str:
-    """Short content hash of a spec (first 12 hex of sha256 of its canonical JSON): a group's key."""
-    blob = json.dumps(spec, sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.sha256(blob).hexdigest()[:12]
-
-
-def content_key(spec_hash: str, variant: Variant, plan: str | None = None) -> str:
-    """sha256 over what determines a group's content (extractor spec, variant, plan)."""
-    blob = json.dumps({"spec": spec_hash, "variant": variant.to_dict(), "plan": plan}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()
-
+#: What readers and writers of the store import from here (defined in :mod:`.schema`,
+#: :mod:`.shards` and :mod:`.writer`).
+__all__ = [
+    "INDEX_FILE", "SCHEMA_VERSION", "STORE_FILE", "FeatureStore", "GroupWriter", "StoreError", "Variant",
+    "content_key", "read_verified", "shard_features", "spec_hash",
+]
 
 class FeatureStore:
     """A folder of feature groups (see module docstring)."""
@@ -170,7 +126,7 @@ class FeatureStore:
         dtype: str = "float32",
         shard_rows: int = 50_000,
         flush_s: float | None = None,
-    ) -> "GroupWriter":
+    ) -> GroupWriter:
         """Open (or resume) a group for writing. See :class:`GroupWriter`.
 
         New shards use the current schema; a schema-1 store's marker is raised
@@ -178,7 +134,6 @@ class FeatureStore:
         """
         from .commit import LOCK_FILE
         from .locks import file_lock
-        from .writer import GroupWriter
 
         marker = self.root / STORE_FILE
         with file_lock(self.root / LOCK_FILE):
@@ -212,7 +167,7 @@ class FeatureStore:
             owned = set(f["videos"]) if wanted is None else wanted.intersection(f["videos"])
             if not owned:
                 continue
-            yield from _read_shard(gdir / f["path"], idx["n_crops"], owned, f, self.root)
+            yield from read_shard(gdir / f["path"], idx["n_crops"], owned, f, self.root)
 
     def read(self, extractor: str, variant: Variant, names: Iterable[str] | None = None) -> dict[str, np.ndarray]:
         """All (or the named) videos of a group as ``{name: (crops, T, dim)}``."""
@@ -234,7 +189,7 @@ class FeatureStore:
             p = gdir / f["path"]
             if not p.exists():
                 problems.append(f"missing {p}")
-            elif p.stat().st_size != f["bytes"] or not _checksum_ok(p.read_bytes(), f):
+            elif p.stat().st_size != f["bytes"] or not checksum_ok(p.read_bytes(), f):
                 problems.append(f"checksum mismatch {p}")
         return problems
 
@@ -252,89 +207,3 @@ class FeatureStore:
         if lease is not None:
             lease.release()
             self._lease = None
-
-
-def shard_features(column: pa.ChunkedArray | pa.Array, field: pa.Field | None = None) -> np.ndarray:
-    """A shard's ``feature`` column as a ``(rows, dim)`` array (either schema; zero-copy when possible).
-
-    Schema 2 (``fixed_size_binary``) is viewed with the ``dtype`` / ``dim`` of
-    the field metadata (float32 when absent); schema 1 (``fixed_size_list``)
-    is flattened.
-    """
-    col = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    if pa.types.is_fixed_size_binary(col.type):
-        meta = (field.metadata or {}) if field is not None else {}
-        dtype = np.dtype(meta.get(b"dtype", b"float32").decode()).newbyteorder("<")
-        dim = int(meta.get(b"dim", str(col.type.byte_width // dtype.itemsize).encode()))
-        if dim * dtype.itemsize != col.type.byte_width:
-            raise StoreError(f"feature column of {col.type.byte_width} bytes per row cannot hold {dim} x {dtype}")
-        if col.null_count:
-            raise StoreError("feature column has null rows")
-        buf = col.buffers()[1]
-        start = col.offset * col.type.byte_width
-        flat = np.frombuffer(buf, dtype=dtype, count=len(col) * dim, offset=start)
-        return flat.reshape(len(col), dim)
-    if pa.types.is_fixed_size_list(col.type):
-        values = col.flatten().to_numpy(zero_copy_only=False)
-        return values.reshape(len(col), col.type.list_size)
-    raise StoreError(f"feature column has type {col.type}; expected fixed_size_binary or fixed_size_list")
-
-
-def _checksum_ok(data: bytes, entry: dict[str, Any]) -> bool:
-    from .commit import FAST_HASH, fast_hash_bytes
-
-    if entry.get(FAST_HASH):
-        return fast_hash_bytes(data) == entry[FAST_HASH]
-    return hashlib.sha256(data).hexdigest() == entry.get("sha256")
-
-
-def read_verified(path: Path, entry: dict[str, Any], root: Path | None = None) -> bytes:
-    """A shard's bytes, checked against its commit record (size, then XXH3-128 or sha256); StoreError if damaged."""
-    how = f"run 'robusta-bench verify {root}' to see what is damaged and how to repair it" if root else "re-extract it"
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise StoreError(
-            f"missing shard (the store is incomplete): shard {path} is listed in {path.parent / INDEX_FILE} but "
-            f"missing; restore the file (download again) or {how}"
-        ) from None
-    if len(data) != int(entry.get("bytes", len(data))) or not _checksum_ok(data, entry):
-        raise StoreError(f"damaged shard {path} (checksum differs from its commit record): refused; {how}")
-    return data
-
-
-def _read_shard(path: Path, n_crops: int, wanted: set[str] | None, entry: dict[str, Any] | None = None,
-                root: Path | None = None) -> Iterator[tuple[str, np.ndarray]]:
-    if entry is not None:
-        source: Any = pa.BufferReader(read_verified(path, entry, root))
-    else:
-        if not Path(path).is_file():
-            raise StoreError(
-                f"shard {path} is listed in {Path(path).parent / 'index.json'} but missing: the store is incomplete; "
-                "restore the file (download again, or rerun 'robusta-bench extract' into a new --out store)"
-            )
-        source = path
-    table = pq.read_table(source, columns=["name", "crop", "segment", "feature"])
-    names = table.column("name").to_numpy(zero_copy_only=False)
-    feats = shard_features(table.column("feature"), table.schema.field("feature"))
-    dim = feats.shape[1]
-    if len(names) == 0:
-        return
-    # contiguous runs of the same name
-    change = np.flatnonzero(names[1:] != names[:-1]) + 1
-    bounds = np.concatenate([[0], change, [len(names)]])
-    for a, b in zip(bounds[:-1], bounds[1:]):
-        name = str(names[a])
-        if wanted is not None and name not in wanted:
-            continue
-        arr = feats[a:b].astype(np.float32, copy=False).reshape(n_crops, (b - a) // n_crops, dim)
-        yield name, arr  # contiguous rows: a read-only view of the shard's buffer for float32
-
-
-def __getattr__(name: str) -> Any:
-    # GroupWriter lives in .writer (it imports this module); kept importable from here
-    if name == "GroupWriter":
-        from .writer import GroupWriter
-
-        return GroupWriter
-    raise AttributeError(name)

@@ -25,8 +25,10 @@ import pyarrow.parquet as pq
 
 from ..files import read_json
 from .commit import COMMITS_DIR, LOCK_FILE, all_records, append_record, merge_view, now
-from .feature_store import INDEX_FILE, FeatureStore, StoreError, Variant, read_verified
+from .feature_store import FeatureStore
 from .locks import clean_dead_leases, file_lock, new_writer_id
+from .schema import INDEX_FILE, StoreError, Variant
+from .shards import read_verified
 
 
 @dataclass

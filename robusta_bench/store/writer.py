@@ -27,7 +27,8 @@ from .commit import (
     COMMITS_DIR, LOCK_FILE, LogTail, all_records, append_record, commit_file, committed_paths, merge_view, now,
     shard_name,
 )
-from .feature_store import INDEX_FILE, SCHEMA_VERSION, StoreError, Variant, content_key
+from .schema import INDEX_FILE, SCHEMA_VERSION, StoreError, Variant, content_key
+from .shards import read_verified
 from .locks import WriterLease, file_lock, writer_alive, writer_of
 
 _VIEW_ONLY = ("duplicates",)
@@ -248,8 +249,6 @@ class GroupWriter:
         self._shards = kept
 
     def _merge(self, batch: list[tuple[str, dict[str, Any], list[str], int]]) -> tuple[str, dict[str, Any], list[str], int]:
-        from .feature_store import read_verified
-
         tables = [pq.read_table(pa.BufferReader(read_verified(self.gdir / name, entry))) for name, entry, _, _ in batch]
         table = pa.concat_tables(tables).combine_chunks()
         final = shard_name(self.writer_id, next(_SEQ))
