@@ -14,9 +14,11 @@ the issue's targets; ``gmm-paper`` with the segment unit is the reference
 measured in the same run (AUC differences against it are printed).
 
 ``synthetic``: the demo's store (``make demo`` or ``python -m
-robusta_bench.demo``); for every training seed, HL-Net and RobustA are
-trained with the demo recipe (checkpoints reused from ``DEMO_DIR/models``)
-and scored with every fusion (``robusta-average``, ``robusta-gmm-paper``,
+robusta_bench.demo``; for the ``learned`` options also ``extract --variants
+perturbations --variant-split train`` into it); for every training seed,
+HL-Net and RobustA (its reliability models in ``--unit``) are trained with
+the demo recipe (checkpoints reused from ``DEMO_DIR/models``) and scored with
+every fusion the trained models are calibrated for (``robusta-average``, ``robusta-gmm-paper``,
 ``robusta-gmm-two-sided``, ``robusta-typicality``) against the HL-Net
 concatenation baseline: Table I (AP, mean ± sd over seeds) and Fig. 4 per
 option.
@@ -39,6 +41,16 @@ HERE = Path(__file__).resolve().parent
 TARGETS = {"visual": {5: 0.80, 3: 0.70}, "audio": {5: 0.75}}
 
 
+def misses(g: pd.DataFrame) -> str:
+    """The (corruption severity AUC) cells of one option below the issue's targets."""
+    out = []
+    for mod, sev_target in TARGETS.items():
+        for sev, target in sev_target.items():
+            x = g[(g["modality"] == mod) & (g["severity"] == sev) & (g["auc_segment"] < target)]
+            out += [f"{r.corruption} s{sev} {r.auc_segment:.2f}" for r in x.itertuples()]
+    return ", ".join(out) or "none"
+
+
 def real(args) -> str:
     from robusta_bench.corruptions import get_corruption
     from robusta_bench.detectors.gmm import GMMConfig
@@ -57,7 +69,8 @@ def real(args) -> str:
     for unit in args.units.split(","):
         t0 = time.perf_counter()
         res = modality_health(store, args.manifest, variants=variants, split="all", leave_one_out=True,
-                              gmm_config=gcfg, weighting_config=WeightingConfig(unit=unit, window=args.window),
+                              gmm_config=gcfg,
+                              weighting_config=WeightingConfig(unit=unit, window=args.window, probe_c=args.probe_c),
                               out_dir=Path(args.out) / unit if args.out else None)
         det = res.detection.copy()
         det.insert(0, "unit", unit)
@@ -73,8 +86,8 @@ def real(args) -> str:
                "corrupted modality with the other modality clean, lambda = its Eq. 5 weight):")
     out.append("")
     out.append("| unit | weighting | min AUC vis s5 (seg / video) | min AUC vis s3 | min AUC aud s5 | mean dAUC vs paper-segment "
-               "| w clean | w s5 vis | w s5 aud | lambda clean | lambda s5 |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+               "| w clean | w s5 vis | w s5 aud | lambda clean | lambda s5 | below target (AUC) |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for (unit, opt), g in det.groupby(["unit", "weighting"], sort=False):
         def mn(mod, sev, col="auc_segment"):
             x = g[(g["modality"] == mod) & (g["severity"] == sev)][col]
@@ -89,7 +102,7 @@ def real(args) -> str:
             f"| {unit} | {opt} | {mn('visual', 5):.3f} / {mn('visual', 5, 'auc_video'):.3f} | {mn('visual', 3):.3f} | "
             f"{mn('audio', 5):.3f} | {d:+.3f} | {g['w_clean'].mean():.3f} | {mean('visual', 5, 'w_corrupted'):.3f} | "
             f"{mean('audio', 5, 'w_corrupted'):.3f} | {g['lambda_clean'].mean():.3f} | "
-            f"{g[g['severity'] == 5]['lambda_corrupted'].mean():.3f} |"
+            f"{g[g['severity'] == 5]['lambda_corrupted'].mean():.3f} | {misses(g)} |"
         )
     for unit in dict.fromkeys(det["unit"]):
         out += ["", f"### unit {unit}", "", detection_markdown(det[det["unit"] == unit])]
@@ -123,10 +136,12 @@ def synthetic(args) -> str:
     for seed in seeds:
         ckpts = {}
         for method in ("hlnet", "robusta"):
-            path = demo / "models" / f"{method}-seed{seed}-w18.safetensors"
+            tag = f"-{args.unit}" if method == "robusta" and args.unit != "segment" else ""
+            path = demo / "models" / f"{method}-seed{seed}{tag}-w18.safetensors"
             if not path.exists():
                 t0 = time.perf_counter()
-                det = build_for(method, train_set)
+                opts = {"weighting_config": {"unit": args.unit}} if method == "robusta" else {}
+                det = build_for(method, train_set, opts)
                 det.fit(train_set, train_config(**DEMO_TRAIN), seed=seed)
                 det.save(path)
                 print(f"trained {method} seed {seed} in {time.perf_counter() - t0:.0f} s", flush=True)
@@ -176,11 +191,14 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--window", type=int, default=5)
     r.add_argument("--pca", type=int, default=64)
     r.add_argument("--components", type=int, default=6)
+    r.add_argument("--probe-c", type=float, default=0.01, help="inverse L2 strength of the learned options' probe")
     r.add_argument("--out", default=None, help="folder for the modality-health outputs per unit")
     s = sub.add_parser("synthetic", help="5-seed Table I / Fig. 4 per weighting option on the demo store")
     s.add_argument("demo_dir")
     s.add_argument("--seeds", default="0,1,2,3,4")
     s.add_argument("--threads", type=int, default=2)
+    s.add_argument("--unit", default="segment", choices=["segment", "window", "video"],
+                   help="the unit RobustA's reliability models score (a training option: the checkpoints are per unit)")
     for q in (r, s):
         q.add_argument("--no-write", action="store_true")
     args = p.parse_args(argv)

@@ -230,3 +230,27 @@ def test_modality_health_reports_learned_options_only_when_fitted(tmp_path):
     assert not res.failures
     det = res.detection.set_index("weighting")
     assert {"learned", "gmm-paper"} <= set(det.index)
+
+
+def test_robusta_learned_video_trains_only_with_perturbations(tmp_path):
+    from robusta_bench.detectors.base import load_detector
+    from robusta_bench.evaluation.training import build_for, train_config
+
+    data = sup.make_dataset(tmp_path / "plain", n_train=10, n_test=6)
+    plain, _ = load_train_set(FeatureStore(data["store"]), data["manifest_df"], visual_extractor="vis", audio_extractor="aud")
+    det = build_for("robusta-learned-video", plain)
+    assert det.weighting == "learned-gmm" and det.weighting_config.unit == "video"
+    with pytest.raises(ValueError, match="--variants perturbations"):
+        det.fit(plain, train_config(epochs=1), seed=0)  # refused before any training
+    data2, store, _, _ = _with_perturbations(tmp_path / "pert")
+    ts, _ = load_train_set(store, data2["manifest_df"], visual_extractor="vis", audio_extractor="aud")
+    det = build_for("robusta-learned-video", ts)
+    det.fit(ts, train_config(epochs=2), seed=0)
+    assert all(det.reliability[m].probe is not None for m in ("visual", "audio"))
+    det.save(tmp_path / "rl.safetensors")
+    back = load_detector(tmp_path / "rl.safetensors")
+    vis = next(iter(store.iter_videos("vis", Variant(), names=[data2["names"][0]])))[1]
+    aud = next(iter(store.iter_videos("aud", Variant(), names=[data2["names"][0]])))[1][0]
+    a, b = det.score(vis, aud), back.score(vis, aud)
+    assert np.array_equal(a.w_visual, b.w_visual)
+    assert len(np.unique(a.w_visual)) == 1  # one weight per video (unit video)

@@ -41,7 +41,7 @@ from .inference import FusedTail, SharedInputs, check_visual, compute_dtype, pro
 from .mil import cap_length, pad_batch
 from .reliability import ModalityReliability, fit_reliability
 from .sampling import epoch_samples
-from .weighting import DEFAULT_WEIGHTING, WEIGHTINGS, WeightingConfig, weighting_names
+from .weighting import DEFAULT_WEIGHTING, WEIGHTINGS, WeightingConfig, get_weighting, weighting_names
 
 ALIGNS = ("project", "pad")
 #: ``gmm`` = the detector's own dynamic ``weighting``; the others name a weighting option
@@ -333,6 +333,8 @@ class RobustADetector(Detector):
             raise ValueError(
                 f"features are {train.visual_dim}/{train.audio_dim}-d, detector expects {self.visual_dim}/{self.audio_dim}"
             )
+        if fit_gmm:
+            check_probe_data(self.weighting, train)
         sampling = getattr(cfg, "sampling", "eq2")
         n_samples = len(epoch_samples(train, sampling, int(seed), 0))
         device = torch.device(cfg.device)
@@ -417,6 +419,16 @@ def segment_features(train: TrainSet, modality: str) -> list[np.ndarray]:
     return list(train.audio)
 
 
+def check_probe_data(weighting: str, train: TrainSet) -> None:
+    """Refuse, before any training, a weighting that reads the probe when ``train`` has no perturbed features."""
+    from .reliability import needs_probe_message
+
+    if "probe" in get_weighting(weighting).statistics:
+        missing = [m for m in ("visual", "audio") if getattr(train, m) is not None and not any(train.perturbed.get(m) or [])]
+        if missing:
+            raise ValueError(f"{needs_probe_message(weighting)}; no perturbed {'/'.join(missing)} training features")
+
+
 def fit_gmms(
     train: TrainSet, cfg: GMMConfig, seed: int = 0, wcfg: WeightingConfig | None = None
 ) -> dict[str, ModalityReliability]:
@@ -435,6 +447,11 @@ def fit_gmms(
 
 
 DETECTORS.register_ablation("robusta-pad", "robusta", align="pad", summary="RobustA with zero-padded audio instead of the projection (Table V)")
+DETECTORS.register_ablation(
+    "robusta-learned-video", "robusta", weighting="learned-gmm", weighting_config={"unit": "video"},
+    summary="RobustA weighted by the degradation probe + GMM on the video mean (issue 18; needs "
+            "'extract --variants perturbations --variant-split train')",
+)
 DETECTORS.register_ablation("robusta-average", "robusta", fusion="average", summary="RobustA with 0.5/0.5 late fusion instead of GMM weights (Fig. 4)")
 for _name in weighting_names(dynamic_only=True):
     # robusta-gmm-paper, robusta-gmm-two-sided, robusta-typicality, robusta-gmm-norm: one trained
