@@ -7,8 +7,10 @@
 e.g. all 8 visual and 8 audio corruptions at severities 1, 3, 5, i3d-inception
 centre crop + yamnet) is scored leave-one-clip-out by
 :func:`robusta_bench.evaluation.health.modality_health` (each clip's models
-fitted and calibrated on the OTHER clips' clean features only), for every
-unit and every dynamic weighting option. Prints per option the detection
+fitted and calibrated on the OTHER clips' clean features, and their
+self-made perturbations for the ``learned`` options, only), for every
+unit and every dynamic weighting option; ``--oracle`` adds a per-corruption
+upper bound (a classifier trained on that very corruption). Prints per option the detection
 ROC-AUC (segments, videos) per corruption and severity, the mean weights, and
 the issue's targets; ``gmm-paper`` with the segment unit is the reference
 measured in the same run (AUC differences against it are printed).
@@ -18,8 +20,7 @@ robusta_bench.demo``; for the ``learned`` options also ``extract --variants
 perturbations --variant-split train`` into it); for every training seed,
 HL-Net and RobustA (its reliability models in ``--unit``) are trained with
 the demo recipe (checkpoints reused from ``DEMO_DIR/models``) and scored with
-every fusion the trained models are calibrated for (``robusta-average``, ``robusta-gmm-paper``,
-``robusta-gmm-two-sided``, ``robusta-typicality``) against the HL-Net
+every fusion (``robusta-average``, ``robusta-gmm-paper``, ... ``robusta-learned-gmm``) against the HL-Net
 concatenation baseline: Table I (AP, mean ± sd over seeds) and Fig. 4 per
 option.
 
@@ -49,6 +50,37 @@ def misses(g: pd.DataFrame) -> str:
             x = g[(g["modality"] == mod) & (g["severity"] == sev) & (g["auc_segment"] < target)]
             out += [f"{r.corruption} s{sev} {r.auc_segment:.2f}" for r in x.itertuples()]
     return ", ".join(out) or "none"
+
+
+def oracle(store_dir: str) -> pd.DataFrame:
+    """Upper bound, NOT a usable score: per corruption, a logistic regression trained on THAT corruption
+    (clean vs corrupted segments of the other clips), ROC-AUC on the held-out clip's segments, pooled.
+    Shows how far each corruption moves the features at all."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    from robusta_bench.store.feature_store import FeatureStore, Variant
+
+    store = FeatureStore(store_dir)
+    rows = []
+    for ext, var in store.groups():
+        if var.is_clean or var.corruption.startswith("perturb_"):
+            continue
+        clean = {n: np.asarray(a, np.float64).mean(0) for n, a in store.iter_videos(ext, Variant())}
+        bad = {n: np.asarray(a, np.float64).mean(0) for n, a in store.iter_videos(ext, var)}
+        names = sorted(set(clean) & set(bad))
+        scores, labels = [], []
+        for held in names:
+            tr = [n for n in names if n != held]
+            x = np.concatenate([clean[n] for n in tr] + [bad[n] for n in tr])
+            y = np.r_[np.zeros(sum(len(clean[n]) for n in tr)), np.ones(sum(len(bad[n]) for n in tr))]
+            mu, sd = x.mean(0), x.std(0) + 1e-8
+            lr = LogisticRegression(C=0.1, max_iter=3000).fit((x - mu) / sd, y)
+            scores.append(lr.decision_function((np.concatenate([clean[held], bad[held]]) - mu) / sd))
+            labels.append(np.r_[np.zeros(len(clean[held])), np.ones(len(bad[held]))])
+        rows.append({"corruption": var.corruption, "severity": var.severity,
+                     "oracle_auc": roc_auc_score(np.concatenate(labels), np.concatenate(scores))})
+    return pd.DataFrame(rows)
 
 
 def real(args) -> str:
@@ -104,6 +136,22 @@ def real(args) -> str:
             f"{mean('audio', 5, 'w_corrupted'):.3f} | {g['lambda_clean'].mean():.3f} | "
             f"{g[g['severity'] == 5]['lambda_corrupted'].mean():.3f} | {misses(g)} |"
         )
+    if args.oracle:
+        orc = oracle(args.store).set_index(["corruption", "severity"])["oracle_auc"]
+        out += ["", "Per corruption: segment ROC-AUC of the paper's rule and of `learned-gmm` (video mean), and the "
+                "oracle (a logistic regression trained on that very corruption, other clips; an upper bound, not "
+                "allowed as a score):", "",
+                "| corruption | sev | gmm-paper (segment) | gmm-paper (video) | learned (window) | learned-gmm (video) | oracle |",
+                "|---|---|---|---|---|---|---|"]
+        piv = det.pivot_table(index=["corruption", "severity"], columns=["unit", "weighting"], values="auc_segment")
+
+        def cell(key, col):
+            return f"{piv.loc[key, col]:.2f}" if col in piv.columns and key in piv.index else "-"
+
+        for key in piv.index:
+            out.append(f"| {key[0]} | {key[1]} | {cell(key, ('segment', 'gmm-paper'))} | {cell(key, ('video', 'gmm-paper'))} | "
+                       f"{cell(key, ('window', 'learned'))} | {cell(key, ('video', 'learned-gmm'))} | "
+                       f"{orc.get(key, float('nan')):.2f} |")
     for unit in dict.fromkeys(det["unit"]):
         out += ["", f"### unit {unit}", "", detection_markdown(det[det["unit"] == unit])]
     if args.out:
@@ -192,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--pca", type=int, default=64)
     r.add_argument("--components", type=int, default=6)
     r.add_argument("--probe-c", type=float, default=0.01, help="inverse L2 strength of the learned options' probe")
+    r.add_argument("--oracle", action="store_true", help="add the per-corruption supervised upper bound (a few seconds)")
     r.add_argument("--out", default=None, help="folder for the modality-health outputs per unit")
     s = sub.add_parser("synthetic", help="5-seed Table I / Fig. 4 per weighting option on the demo store")
     s.add_argument("demo_dir")

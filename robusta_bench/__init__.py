@@ -14,7 +14,7 @@ frame-level AP. Public entry points live in the sub-packages:
 - :mod:`robusta_bench.distribute`   publish / download prebuilt shards
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 #: Version of the benchmark definition (video lists, corruption tables, plans).
 BENCHMARK_VERSION = "v1"
