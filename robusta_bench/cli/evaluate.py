@@ -276,7 +276,7 @@ _TITLES = {
 @click.option("--split", type=click.Choice(["test", "train", "all"]), default="test", show_default=True, help="Videos to check.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the GMM fit (without --checkpoint).")
 @click.option("--weighting", "weightings", default=None,
-              help="Comma-separated dynamic weighting options to report (default: all; see 'robusta-bench list weightings').")
+              help="Comma-separated dynamic weighting options to report (default: all that the models are calibrated for: learned and learned-gmm need the self-made perturbations in the store, see 'robusta-bench list weightings').")
 @click.option("--leave-one-out", is_flag=True,
               help="Fit the models for each checked video on the clean features of all the OTHER checked videos "
                    "(for a few clips without a train split); not with --checkpoint.")

@@ -104,6 +104,7 @@ class Corruption(ABC):
             "version": cls.version,
             "packet_level": cls.packet_level,
             "rank": cls.rank,
+            **({"perturbation": True} if cls.perturbation else {}),
             "description": cls.description,
             "levels": [dict(lv) for lv in cls.levels],
         }
