@@ -120,3 +120,19 @@ def test_corrupt_audio_of_a_71_clip(media, tmp_path):
     out, rate = decode.read_audio(Path(rep.done[0]["output_path"]) if Path(rep.done[0]["output_path"]).is_absolute()
                                   else tmp_path / "out" / rep.done[0]["output_path"])
     assert out.shape[0] == 8 and rate == 48000
+
+
+def test_forking_media_workers_keeps_numpy_blas_single_threaded():
+    """OpenBLAS can deadlock a parent's threaded call after fork (OpenBLAS#5520): the pool is set to 1 first."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from robusta_bench.extraction.isolation import call_isolated
+
+    if not any(i["internal_api"] == "openblas" for i in threadpool_info()):
+        pytest.skip("NumPy is not linked to OpenBLAS here")
+    with threadpool_limits(limits=2, user_api="blas"):  # restored afterwards, for the other tests
+        ok, value = call_isolated(lambda x: float((x @ x.T).sum()), np.ones((64, 64)))
+        assert ok and value == 64.0**3
+        assert {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"} == {1}
+        a = np.random.default_rng(0).standard_normal((300, 300))
+        assert np.allclose(a @ a.T, (a @ a.T).T)  # the parent's products after the fork still run

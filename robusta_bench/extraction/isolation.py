@@ -113,12 +113,30 @@ def _serial_cv2() -> None:
         pass
 
 
+def _serial_blas() -> None:
+    """NumPy's OpenBLAS without its thread pool in a process that forks media workers.
+
+    Recent OpenBLAS (NumPy 2.4's 0.3.31 here) can deadlock the PARENT in its next
+    threaded call after a fork (OpenMathLib/OpenBLAS#5520): an extraction here hung for 10 minutes at
+    full CPU in YAMNet's log-mel matrix product, at its 6th forked video. With one
+    thread OpenBLAS never takes that path; the parent's NumPy products are tiny
+    (the models run in torch, which has its own thread pool).
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=1, user_api="blas")
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        pass
+
+
 def isolated(produce_fn: Callable[[Any], Iterator[tuple]], *, memory_limit: int | None = None,
              name_of: Callable[[Any], str] = lambda job: job.video.name) -> Callable[[Any], Iterator[tuple]]:
     """``produce_fn`` run in a forked child per job (see the module docstring); in-process without fork."""
     if not fork_available():
         return produce_fn
     _serial_cv2()
+    _serial_blas()
     ctx = mp.get_context("fork")
 
     def run(job: Any) -> Iterator[tuple]:
@@ -173,6 +191,7 @@ def call_isolated(fn: Callable[[Any], Any], arg: Any) -> tuple[bool, Any]:
         except Exception as exc:
             return False, f"{type(exc).__name__}: {exc}"
     _serial_cv2()
+    _serial_blas()
     ctx = mp.get_context("fork")
     recv, send = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_call_child, args=(fn, arg, send, os.getpid(), recv), daemon=True)
