@@ -163,7 +163,7 @@ def synthetic(args) -> str:
     import torch
 
     from robusta_bench.dataset.index import read_manifest
-    from robusta_bench.demo import DEMO_LEVELS, DEMO_TRAIN, DEMO_VARIANTS
+    from robusta_bench.demo import DEMO_LEVELS, DEMO_RECIPE, DEMO_VARIANTS
     from robusta_bench.detectors.weighting import weighting_names
     from robusta_bench.evaluation.runner import evaluate
     from robusta_bench.evaluation.training import build_for, load_train_set, train_config
@@ -179,18 +179,23 @@ def synthetic(args) -> str:
     train_set, _ = load_train_set(FeatureStore(store), read_manifest(manifest), visual_extractor="i3d-inception",
                                   audio_extractor="yamnet")
     corruptions = [v.split("@")[0] for v in DEMO_VARIANTS] + ["missing_visual", "missing_audio"]
-    labels = ["robusta"] + [f"robusta-{w}" for w in weighting_names()]
+    probe = bool(train_set.perturbed)
+    options = [w for w in weighting_names() if probe or not w.startswith("learned")]
+    labels = ["robusta"] + [f"robusta-{w}" for w in options]
     rows = []
     for seed in seeds:
         ckpts = {}
         for method in ("hlnet", "robusta"):
-            tag = f"-{args.unit}" if method == "robusta" and args.unit != "segment" else ""
-            path = demo / "models" / f"{method}-seed{seed}{tag}-w18.safetensors"
+            # hlnet: the demo's own file name (make demo's models are reused); robusta: per unit and probe
+            tag = ""
+            if method == "robusta":
+                tag = (f"-{args.unit}" if args.unit != "segment" else "") + ("-probe" if probe else "")
+            path = demo / "models" / f"{method}-{DEMO_RECIPE}-seed{seed}{tag}.safetensors"
             if not path.exists():
                 t0 = time.perf_counter()
                 opts = {"weighting_config": {"unit": args.unit}} if method == "robusta" else {}
                 det = build_for(method, train_set, opts)
-                det.fit(train_set, train_config(**DEMO_TRAIN), seed=seed)
+                det.fit(train_set, train_config(method=method, recipe=DEMO_RECIPE), seed=seed)
                 det.save(path)
                 print(f"trained {method} seed {seed} in {time.perf_counter() - t0:.0f} s", flush=True)
             ckpts[method] = path
@@ -207,7 +212,8 @@ def synthetic(args) -> str:
     agg = df.groupby(["setting", "modality", "level", "method"])["ap"].agg(["mean", "std"]).reset_index()
     methods = ["hlnet", *labels]
     lines = [
-        f"Demo benchmark (synthetic), training seeds {seeds}, recipe {DEMO_TRAIN}; official frame AP (%), mean ± sd over "
+        f"Demo benchmark (synthetic), training seeds {seeds}, recipe '{DEMO_RECIPE}', RobustA's reliability unit "
+        f"'{args.unit}', probe {'fitted' if probe else 'absent (no perturbations in the store)'}; official frame AP (%), mean ± sd over "
         "seeds. `robusta` = the detector's default weighting; the others name the fusion applied to the same trained "
         "detector. Reference: `robusta-average` (0.5/0.5) of the same run; Δ = option - average.",
         "",
