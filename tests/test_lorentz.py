@@ -70,3 +70,26 @@ def test_random_point_is_on_the_manifold_and_seeded():
     a, b = lorentz.random_point(3, 8, K, g1), lorentz.random_point(3, 8, K, g2)
     assert torch.equal(a, b)
     assert torch.allclose(lorentz.inner(a, a), torch.full((3,), -1.0, dtype=torch.float64), atol=1e-9)
+
+
+def test_large_tangent_vectors_and_coincident_points_stay_finite():
+    """Training inputs that grow past cosh's float32 range, and a point's distance to itself, give finite
+    values and gradients (robusta-hypervd once diverged to NaN on the demo set); small norms are exact."""
+    from robusta_bench.detectors import lorentz as L
+
+    k = torch.tensor(1.0)
+    small = torch.cat([torch.zeros(3, 1), torch.randn(3, 8, generator=torch.Generator().manual_seed(0))], -1)
+    n = L.tangent_norm(small, keepdim=True)
+    exact = torch.cat((torch.cosh(n) + 0 * small[..., :1], torch.sinh(n) * small[..., 1:] / n), -1)
+    assert torch.equal(L.expmap0(small, k), exact)  # below the cap: the formula itself
+    big = (small * 40.0).requires_grad_(True)  # tangent norms ~100: cosh overflows float32 without the cap
+    pts = L.project(L.expmap0(big, k), k)
+    assert torch.isfinite(pts).all()
+    assert float(pts[..., 0].max()) == pytest.approx(math.cosh(L.MAX_TANGENT_NORM), rel=1e-3)  # capped, not inf
+    d = L.pairwise_distance(pts[None], k)
+    d.sum().backward()
+    assert torch.isfinite(d).all() and torch.isfinite(big.grad).all()
+    same = small[None, :1].repeat(1, 2, 1).requires_grad_(True)  # two equal points: v = 1 exactly
+    dd = L.pairwise_distance(L.project(L.expmap0(same, k), k), k)
+    dd.sum().backward()
+    assert torch.isfinite(same.grad).all() and float(dd.max()) < 0.01  # float32 rounding of <x, x>_L, as before

@@ -54,10 +54,21 @@ def tangent_norm(u: torch.Tensor, keepdim: bool = False) -> torch.Tensor:
     return torch.sqrt(torch.clamp_min(inner(u, u, keepdim=keepdim), 1e-8))
 
 
+#: Largest tangent norm / sqrt(k) that :func:`expmap0` maps exactly. Beyond it the direction is kept and
+#: the norm capped: float32 ``cosh`` overflows to inf near 89, and products of points with coordinates
+#: near ``cosh(45)`` overflow in :func:`pairwise_distance`, after which training only yields NaN
+#: (robusta-hypervd on the demo set, whose learned inputs grew past that). HyperVD's inputs stay far below.
+MAX_TANGENT_NORM = 32.0
+
+
 def expmap0(u: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    """Exponential map at the origin of a tangent vector ``u`` (last axis ``d + 1``)."""
+    """Exponential map at the origin of a tangent vector ``u`` (last axis ``d + 1``); norms capped at
+    :data:`MAX_TANGENT_NORM` ``* sqrt(k)`` (direction kept)."""
     sqrt_k = torch.sqrt(k)
     n = tangent_norm(u, keepdim=True)
+    capped = torch.clamp_max(n, MAX_TANGENT_NORM * sqrt_k)
+    u = u * (capped / n)
+    n = capped
     left = torch.cosh(n / sqrt_k) * sqrt_k
     right = sqrt_k * torch.sinh(n / sqrt_k) * u / n
     return torch.cat((left + right[..., :1], right[..., 1:]), dim=-1)
@@ -87,14 +98,19 @@ def pairwise_distance(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
 
     ``-<x_i, x_j>_L`` is computed as ``-(x diag(-1, 1, ..) x^T)``, values
     ``<= 1`` become 1, then ``sqrt(k) * arccosh(v / k)`` with
-    ``arccosh(v) = log(v + sqrt(v^2 - 1))``, clamped to ``[eps, 200]``.
+    ``arccosh(v) = log(v + sqrt(v^2 - 1))``, clamped to ``[eps, 200]``
+    (``v^2 - 1`` is floored at ``(eps / 10)^2`` so that its gradient stays finite).
     """
     sign = torch.ones(x.shape[-1], dtype=x.dtype, device=x.device)
     sign[0] = -1
     neg_inner = -((x * sign) @ x.transpose(-1, -2))
     v = F.threshold(neg_inner, 1, 1) / k
-    dist = torch.sqrt(k) * torch.log(v + torch.sqrt(v.pow(2) - 1))
-    return torch.clamp(dist, min=DIST_EPS.get(x.dtype, 1e-8), max=DIST_MAX)
+    eps = DIST_EPS.get(x.dtype, 1e-8)
+    # sqrt(v^2 - 1) has an infinite gradient at v = 1 (a point and itself, or two equal points): a NaN
+    # in training (robusta-hypervd diverged at step ~250 of make demo). Clamped at (eps / 10)^2, the
+    # distance there is below eps and clamped to eps as before: the forward values do not change.
+    dist = torch.sqrt(k) * torch.log(v + torch.sqrt(torch.clamp_min(v.pow(2) - 1, (eps / 10) ** 2)))
+    return torch.clamp(dist, min=eps, max=DIST_MAX)
 
 
 def random_point(n: int, dim: int, k: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
