@@ -48,6 +48,20 @@ ALIGNS = ("project", "pad")
 FUSIONS = ("gmm", *weighting_names())
 
 
+def project_audio(
+    projection: nn.Linear | None, audio: torch.Tensor, visual_dim: int, seq_len: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Audio ``(B, T, da)`` in the visual space ``(B, T, dv)``: the learned ``projection``, or zero padding
+    when it is None (the ``pad`` ablation); steps beyond ``seq_len`` stay zero."""
+    if projection is None:
+        return F.pad(audio, (0, visual_dim - audio.shape[-1]))
+    out = projection(audio)
+    if seq_len is not None:
+        steps = torch.arange(out.shape[1], device=out.device)
+        out = out * (steps[None, :] < seq_len.to(out.device)[:, None]).unsqueeze(-1).to(out.dtype)
+    return out
+
+
 class RobustANet(nn.Module):
     """The trainable part: the audio alignment and one HL-Net on ``visual_dim`` inputs."""
 
@@ -84,13 +98,7 @@ class RobustANet(nn.Module):
 
     def embed_audio(self, audio: torch.Tensor, seq_len: torch.Tensor | None = None) -> torch.Tensor:
         """Audio (B, T, da) in the visual space (B, T, dv); padded steps (beyond ``seq_len``) stay zero."""
-        if self.projection is None:
-            return F.pad(audio, (0, self.visual_dim - self.audio_dim))
-        out = self.projection(audio)
-        if seq_len is not None:
-            steps = torch.arange(out.shape[1], device=out.device)
-            out = out * (steps[None, :] < seq_len.to(out.device)[:, None]).unsqueeze(-1).to(out.dtype)
-        return out
+        return project_audio(self.projection, audio, self.visual_dim, seq_len)
 
 
 class _RobustAScorer:

@@ -37,6 +37,7 @@ from .backbone import build_backbone, crop_scores
 from .base import DETECTORS, Detector, ScoreOut, TrainSet
 from .gmm import GMMConfig, fusion_weights
 from .reliability import ModalityReliability
+from .robusta import project_audio
 from .weighting import DEFAULT_WEIGHTING
 
 ALIGNS = ("project", "pad")
@@ -67,13 +68,7 @@ class WrappedNet(nn.Module):
 
     def embed_audio(self, audio: torch.Tensor, seq_len: torch.Tensor | None = None) -> torch.Tensor:
         """Audio ``(B, T, da)`` in the visual space ``(B, T, dv)``; steps beyond ``seq_len`` stay zero."""
-        if self.projection is None:
-            return F.pad(audio, (0, self.visual_dim - self.audio_dim))
-        out = self.projection(audio)
-        if seq_len is not None:
-            steps = torch.arange(out.shape[1], device=out.device)
-            out = out * (steps[None, :] < seq_len.to(out.device)[:, None]).unsqueeze(-1).to(out.dtype)
-        return out
+        return project_audio(self.projection, audio, self.visual_dim, seq_len)
 
 
 def fuse(vs: dict | None, as_: dict | None, fusion: str) -> ScoreOut:
