@@ -64,12 +64,20 @@ def read_table(path: str | os.PathLike, list_columns: tuple[str, ...] = (), *, k
     if not path.exists():
         raise FileNotFoundError(f"manifest not found: {path}")
     if path.suffix.lower() == ".csv":
-        df = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        try:
+            df = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        except pd.errors.EmptyDataError:
+            raise ValueError(f"manifest {path} is empty (not even a header line)") from None
+        except pd.errors.ParserError as exc:
+            raise ValueError(f"manifest {path} is not a readable CSV: {str(exc).splitlines()[0]}") from None
         for col in list_columns:
             if col in df:
                 df[col] = df[col].map(lambda v: [] if (v is None or (isinstance(v, float) and pd.isna(v)) or v == "") else str(v).split(LIST_SEP))
     else:
-        df = pd.read_parquet(path)
+        try:
+            df = pd.read_parquet(path)
+        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            raise ValueError(f"manifest {path} is not a readable Parquet file (truncated?): {str(exc).splitlines()[0]}") from None
         for col in list_columns:
             if col in df:
                 df[col] = df[col].map(lambda v: [] if v is None else list(v))

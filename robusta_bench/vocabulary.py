@@ -53,4 +53,4 @@ def parse_variant_text(text: str, seed: int = 0) -> tuple[str | None, int, int, 
         if severity not in (1, 2, 3, 4, 5):
             raise ValueError(f"bad variant {text!r}: severity must be 1..5")
         return name.strip().replace("-", "_"), severity, int(seed), False
-    raise ValueError(f"bad variant {text!r}: use 'clean' or NAME@SEVERITY (e.g. fog@3)")
+    raise ValueError(f"bad variant {text!r}: use 'clean', 'perturbations' or NAME@SEVERITY (e.g. fog@3)")

@@ -47,3 +47,21 @@ def test_manifests_of_before_are_read_and_a_wrong_type_is_refused(tmp_path):
         pd.DataFrame([CorruptRecord("v", "fog", 1, 0).to_dict()]).assign(type="corrupted_media").to_csv(tagged, index=False)
         read_videos(tagged)
     assert list(read_table(tagged).columns)[:2] == ["name", "corruption"]  # type columns dropped on reading
+
+
+def test_empty_or_truncated_manifests_are_named(tmp_path):
+    import pandas as pd
+
+    from robusta_bench.manifest import read_table, write_table
+
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(ValueError, match=r"empty.csv is empty"):
+        read_table(empty)
+    good = tmp_path / "m.parquet"
+    write_table(pd.DataFrame({"name": ["a", "b"], "path": ["a.mp4", "b.mp4"]}), good)
+    cut = tmp_path / "cut.parquet"
+    cut.write_bytes(good.read_bytes()[:200])
+    with pytest.raises(ValueError, match=r"cut.parquet is not a readable Parquet file"):
+        read_table(cut)
+    assert list(read_table(good)["name"]) == ["a", "b"]  # the intact file still reads
